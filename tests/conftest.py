@@ -1,0 +1,81 @@
+"""Shared fixtures: one real Kafka broker and one real PostgreSQL cluster per test session.
+
+Each test that needs the database gets a fresh, migrated database of its own in that cluster;
+each test that needs Kafka topics gets uniquely named ones. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from tapewatch.local import LocalKafka, LocalPostgres
+from tapewatch.settings import Settings
+
+
+def shared_tmp(prefix: str) -> Path:
+    # World-traversable: when tests run as root, PostgreSQL runs as 'postgres' and must reach it.
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[LocalKafka]:
+    workdir = shared_tmp("tapewatch-kafka-")
+    broker = LocalKafka(
+        data_dir=workdir,
+        cache_dir=Path(os.environ.get("TAPEWATCH_CACHE_DIR", Path.home() / ".cache" / "tapewatch")),
+        version=Settings().kafka_version,
+    )
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    workdir = shared_tmp("tapewatch-pg-")
+    cluster = LocalPostgres(data_dir=workdir, durable=False)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def empty_database_url(postgres: LocalPostgres) -> Iterator[str]:
+    """A fresh, empty database (no migrations applied)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    conn = psycopg2.connect(postgres.dsn("postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    yield postgres.url(name)
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """A fresh database migrated to the newest revision."""
+    from storage.migrate import upgrade
+
+    upgrade(empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+def topic_name() -> str:
+    return f"test.{uuid.uuid4().hex[:10]}"
