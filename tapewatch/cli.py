@@ -16,6 +16,8 @@ from tapewatch.settings import Settings
 app = typer.Typer(help="Tapewatch: financial-news sentiment monitor.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+worker_app = typer.Typer(help="Long-running pipeline workers.", no_args_is_help=True)
+app.add_typer(worker_app, name="worker")
 console = Console(stderr=True)
 
 
@@ -66,16 +68,13 @@ def config(
     markdown: Annotated[bool, typer.Option(help="Print the README's table.")] = False,
 ) -> None:
     """Show every setting: its environment variable, default and meaning."""
-    from tapewatch.settings import settings_table
+    from tapewatch.settings import settings_markdown, settings_table
 
-    rows = settings_table()
     if markdown:
-        typer.echo("| variable | default | meaning |\n|---|---|---|")
-        for env, default, doc in rows:
-            typer.echo(f"| `{env}` | `{default}` | {doc} |")
+        typer.echo(settings_markdown())
         return
     table = Table("variable", "default", "meaning")
-    for row in rows:
+    for row in settings_table():
         table.add_row(*row)
     Console().print(table)
 
@@ -112,6 +111,30 @@ def up() -> None:
         with console.status("stopping…"):
             stack.close()
         console.print("stopped; all data kept under", str(settings.state_dir))
+
+
+@worker_app.command("ingest")
+def worker_ingest() -> None:
+    """Poll feeds, replay files and accept pushes; publish new headlines to Kafka."""
+    from ingest.worker import run
+
+    run(_settings())
+
+
+@worker_app.command("classify")
+def worker_classify() -> None:
+    """Classify headlines from Kafka in micro-batches and store them in PostgreSQL."""
+    from classify.agent import run
+
+    run(_settings())
+
+
+@worker_app.command("alerts")
+def worker_alerts() -> None:
+    """Evaluate spike rules on a schedule and deliver webhook notifications."""
+    from alerts.worker import run
+
+    run(_settings())
 
 
 if __name__ == "__main__":

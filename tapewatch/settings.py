@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alerts.config import AlertsConfig
+from classify.config import ClassifyConfig
+from ingest.config import IngestConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TAPEWATCH_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="TAPEWATCH_", env_nested_delimiter="__", extra="ignore"
+    )
 
     # --- where local state lives -------------------------------------------------------------
     state_dir: Path = Field(
@@ -73,6 +79,11 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Python logging level.")
     log_json: bool = Field(default=False, description="Log one JSON object per line.")
 
+    # --- per-stage sections (each package owns its own) ---------------------------------------
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    classify: ClassifyConfig = Field(default_factory=ClassifyConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, value: str) -> str:
@@ -87,10 +98,24 @@ class Settings(BaseSettings):
         return self.state_dir / "postgres"
 
 
+def settings_markdown() -> str:
+    """The README's configuration table."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{env}` | `{default}` | {doc} |" for env, default, doc in settings_table()]
+    return "\n".join(lines)
+
+
 def settings_table() -> list[tuple[str, str, str]]:
     """(environment variable, default, description) for every setting: the README's table."""
+    return _rows(Settings, "TAPEWATCH_")
+
+
+def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str]]:
     rows = []
-    for name, field in Settings.model_fields.items():
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            rows += _rows(field.annotation, f"{prefix}{name.upper()}__")
+            continue
         default = field.default
         if isinstance(default, Path):
             default = (
@@ -101,7 +126,7 @@ def settings_table() -> list[tuple[str, str, str]]:
             )
         rows.append(
             (
-                f"TAPEWATCH_{name.upper()}",
+                f"{prefix}{name.upper()}",
                 "unset" if default is None else str(default),
                 field.description or "",
             )

@@ -1,0 +1,1 @@
+"""Alerts: detect negative-sentiment spikes per topic and deliver signed webhook notifications."""
