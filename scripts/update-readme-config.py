@@ -1,4 +1,4 @@
-"""Rewrite the README's configuration table from the settings object (run after adding a setting)."""
+"""Rewrite the README's configuration table from the settings object (after adding one)."""
 
 from __future__ import annotations
 
