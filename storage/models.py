@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -111,3 +113,116 @@ class SeenHeadline(Base):
     )
 
     __table_args__ = (Index("ix_ingest_seen_first_seen_at", "first_seen_at"),)
+
+
+# --- alerts (migration 0002) -----------------------------------------------------------------
+
+
+class Alert(Base):
+    """One alert's lifecycle: pending -> firing -> resolved, with the evidence behind it.
+
+    At most one *active* (pending or firing) alert per fingerprint (topic + rule).
+    """
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_evaluated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Current vs baseline rate, test statistics, counts, representative headlines.
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'firing', 'resolved')", name="state"),
+        Index(
+            "uq_alerts_active_fingerprint",
+            "fingerprint",
+            unique=True,
+            postgresql_where=text("state IN ('pending', 'firing')"),
+        ),
+        Index("ix_alerts_fingerprint_ended_at", "fingerprint", "ended_at"),
+        Index("ix_alerts_started_at", "started_at"),
+    )
+
+
+class AlertNotification(Base):
+    """The webhook outbox: one row per (alert transition, receiver), written in the same
+    transaction as the transition and delivered afterwards, retrying until accepted."""
+
+    __tablename__ = "alert_notifications"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("alerts.id", ondelete="CASCADE"))
+    # Sent as the Idempotency-Key header: receivers drop a notification they already have.
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(16))
+    receiver: Mapped[str] = mapped_column(String(100))
+    format: Mapped[str] = mapped_column(String(16))
+    # The exact body POSTed on every attempt (the signature's timestamp is per attempt).
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("idempotency_key"),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+        CheckConstraint("event IN ('firing', 'repeat', 'resolved')", name="event"),
+        Index(
+            "ix_alert_notifications_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_alert_notifications_alert_id", "alert_id"),
+    )
+
+
+class AlertDeliveryAttempt(Base):
+    """Every webhook request made, successful or not, with what the receiver answered."""
+
+    __tablename__ = "alert_delivery_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("alert_notifications.id", ondelete="CASCADE")
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        CheckConstraint("outcome IN ('delivered', 'retryable', 'permanent')", name="outcome"),
+        Index("ix_alert_delivery_attempts_notification_id", "notification_id"),
+    )
+
+
+class AlertEvaluation(Base):
+    """One row per evaluation interval: the unique ``slot_at`` makes it one evaluation per
+    interval however many alert processes run."""
+
+    __tablename__ = "alert_evaluations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    slot_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    evaluator: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    topics: Mapped[int] = mapped_column(Integer, server_default="0")
+    breaching: Mapped[int] = mapped_column(Integer, server_default="0")
+    notifications: Mapped[int] = mapped_column(Integer, server_default="0")
+
+    __table_args__ = (UniqueConstraint("slot_at"),)
