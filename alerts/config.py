@@ -41,7 +41,7 @@ class ReceiverConfig(BaseModel):
 
 class AlertsConfig(BaseModel):
     metrics_port: int = Field(
-        default=9103, description="Prometheus metrics port of the alerts worker."
+        default=9103, description="Prometheus metrics port of the alerts worker (0: none)."
     )
 
     # --- detection ------------------------------------------------------------------------------

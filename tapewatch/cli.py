@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alerts.cli import app as alerts_app
 from tapewatch.logs import configure_logging
 from tapewatch.settings import Settings
 
@@ -18,6 +19,7 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 app.add_typer(db_app, name="db")
 worker_app = typer.Typer(help="Long-running pipeline workers.", no_args_is_help=True)
 app.add_typer(worker_app, name="worker")
+app.add_typer(alerts_app, name="alerts")
 console = Console(stderr=True)
 
 
