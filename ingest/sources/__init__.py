@@ -1,0 +1,1 @@
+"""Where headlines come from: polled RSS/Atom feeds, replayed files, HTTP pushes."""
