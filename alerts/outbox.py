@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from alerts.config import AlertsConfig
 from alerts.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
@@ -62,15 +62,25 @@ def deliver_due(
 ) -> DeliveryStats:
     """Attempt up to ``limit`` due notifications, one transaction each."""
     stats = DeliveryStats()
+    n, earlier = models.AlertNotification, aliased(models.AlertNotification)
+    # In order per alert and receiver: a "resolved" never overtakes its "firing" after an
+    # outage, whatever the jittered retry times say.
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.alert_id == n.alert_id,
+            earlier.receiver == n.receiver,
+            earlier.status == "pending",
+            earlier.id < n.id,
+        )
+        .exists()
+    )
     for _ in range(limit):
         with session_scope(engine) as session:
             row = session.scalars(
-                select(models.AlertNotification)
-                .where(
-                    models.AlertNotification.status == "pending",
-                    models.AlertNotification.next_attempt_at <= datetime.now(UTC),
-                )
-                .order_by(models.AlertNotification.next_attempt_at, models.AlertNotification.id)
+                select(n)
+                .where(n.status == "pending", n.next_attempt_at <= datetime.now(UTC), ~blocked)
+                .order_by(n.next_attempt_at, n.id)
                 .limit(1)
                 .with_for_update(skip_locked=True)
             ).one_or_none()
