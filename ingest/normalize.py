@@ -145,9 +145,9 @@ def similarity_tokens(title: str) -> list[str]:
     Outlet suffixes, wire prefixes, leading cashtag lists and stop words are dropped, so
     "UPDATE 1-Fed holds rates - Reuters" and "Fed holds rates" give the same tokens.
     """
-    text = _PREFIX.sub("", title.strip())
+    text = _LEADING_CASHTAGS.sub("", _PREFIX.sub("", title.strip()))
     suffix = _SUFFIX.search(text)
-    if suffix and len(suffix.group(0).split()) <= 5 and suffix.start() > 0:
+    # Only a short tail after a long head is an outlet's name ("... - Reuters").
+    if suffix and len(suffix.group(0).split()) <= 5 and len(text[: suffix.start()].split()) >= 4:
         text = text[: suffix.start()]
-    text = _LEADING_CASHTAGS.sub("", text)
     return [t for t in _TOKEN.findall(text.casefold()) if t not in _STOPWORDS]
