@@ -22,14 +22,16 @@ from alerts.detector import Counts, TopicWindows
 
 # DISTINCT ON picks each headline's latest classification. Every classification of a headline
 # carries the headline's published_at, so a headline is in a window with all its versions or
-# with none, and deduplicating inside the window is exact.
+# with none, and deduplicating inside the window is exact. Ids are hex: sorting them bytewise
+# (COLLATE "C") gives the same groups as the locale's collation at half the cost.
 WINDOW_COUNTS = text(
     """
     WITH latest AS (
-        SELECT DISTINCT ON (headline_id) topic, sentiment = 'negative' AS negative, published_at
+        SELECT DISTINCT ON (headline_id COLLATE "C")
+               topic, sentiment = 'negative' AS negative, published_at
         FROM classifications
         WHERE published_at >= :baseline_start AND published_at < :as_of
-        ORDER BY headline_id, classified_at DESC, id DESC
+        ORDER BY headline_id COLLATE "C", classified_at DESC, id DESC
     )
     SELECT topic,
            count(*) FILTER (WHERE published_at >= :short_start),
