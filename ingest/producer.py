@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -23,10 +24,11 @@ log = logging.getLogger(__name__)
 
 
 class HeadlinePublisher:
-    def __init__(self, bootstrap: str, topic: str, config: IngestConfig) -> None:
+    def __init__(self, bootstrap: str, topic: str, config: IngestConfig, **overrides: Any) -> None:
+        """``overrides`` are extra KafkaProducer settings (benchmarks, tests)."""
         self.topic = topic
         self.config = config
-        self._producer = KafkaProducer(
+        settings: dict[str, Any] = dict(
             bootstrap_servers=bootstrap,
             client_id="tapewatch-ingest",
             # Idempotence + acks=all: broker-side retries never duplicate or reorder a partition.
@@ -41,6 +43,7 @@ class HeadlinePublisher:
             request_timeout_ms=min(30_000, int(config.delivery_timeout_s * 1000) - 1),
             max_block_ms=int(config.delivery_timeout_s * 1000),
         )
+        self._producer = KafkaProducer(**(settings | overrides))
 
     def publish(self, headlines: Sequence[Headline]) -> None:
         """Send all, wait for the broker's confirmation of each; re-send the unconfirmed."""

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from wsgiref.simple_server import WSGIServer
 
+from kafka.errors import KafkaError
 from prometheus_client import start_http_server
 
 from ingest.dedupe import SeenStore, SimIndex
@@ -29,6 +30,7 @@ from ingest.sources.replay import ReplaySource
 from ingest.sources.rss import FeedPoller
 from storage.db import make_engine
 from tapewatch.settings import Settings
+from tapewatch.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,10 @@ class IngestWorker:
 
     def start(self) -> None:
         config = self.settings.ingest
+        try:
+            ensure_topics(self.bootstrap, self.settings)
+        except KafkaError as exc:  # e.g. no admin rights: the topics may exist all the same
+            log.warning("ingest: could not ensure topics exist: %s", exc)
         loaded = self.store.load_recent(datetime.now(UTC))
         log.info("ingest: %d recent headlines loaded for near-duplicate detection", loaded)
         server, _thread = start_http_server(config.metrics_port, registry=self.metrics.registry)
