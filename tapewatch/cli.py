@@ -11,12 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from alerts.cli import app as alerts_app
-from tapewatch.logs import configure_logging
+from classify.cli import app as model_app
+from tapewatch.entry import load_settings
 from tapewatch.settings import Settings
 
 app = typer.Typer(help="Tapewatch: financial-news sentiment monitor.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(model_app)  # train, eval, classify at the top level
 worker_app = typer.Typer(help="Long-running pipeline workers.", no_args_is_help=True)
 app.add_typer(worker_app, name="worker")
 app.add_typer(alerts_app, name="alerts")
@@ -24,9 +26,7 @@ console = Console(stderr=True)
 
 
 def _settings() -> Settings:
-    settings = Settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
-    return settings
+    return load_settings()
 
 
 def _database_url(settings: Settings) -> str:

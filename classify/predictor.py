@@ -1,0 +1,210 @@
+"""The inference engine: batched, length-bucketed, dynamically padded, deterministic.
+
+``Predictor.predict_batch(texts)`` returns one result per input, in input order: a
+:class:`Prediction`, or a :class:`PredictionError` for an item that cannot be classified (the
+rest of the batch is unaffected). Every result carries the model version (a content hash).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from transformers import PreTrainedTokenizerBase
+
+from classify.batching import pad, sorted_batches
+from classify.model import HeadlineClassifier, load_model
+from classify.sanitize import clean, model_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    text: str
+    topic: str
+    topic_confidence: float
+    sentiment: str
+    sentiment_confidence: float
+    probabilities: dict[str, dict[str, float]]
+    model_version: str
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = {
+            "text": self.text,
+            "topic": self.topic,
+            "topic_confidence": self.topic_confidence,
+            "sentiment": self.sentiment,
+            "sentiment_confidence": self.sentiment_confidence,
+            "probabilities": self.probabilities,
+            "model_version": self.model_version,
+        }
+        if self.warnings:
+            doc["warnings"] = list(self.warnings)
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionError:
+    text: str
+    error: str
+    model_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "error": self.error, "model_version": self.model_version}
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device {name!r} requested but CUDA is not available; use 'cpu' or 'auto'"
+        )
+    return device
+
+
+def configure_cpu_threads(threads: int | None = None) -> int:
+    """One intra-op thread per core; inter-op parallelism only adds contention for small models."""
+    n = threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(n)
+    # Raises once set in this process (or after parallel work started); harmless then.
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(1)
+    return n
+
+
+class Predictor:
+    def __init__(
+        self,
+        model: HeadlineClassifier,
+        tokenizer: PreTrainedTokenizerBase,
+        version: str,
+        *,
+        device: torch.device | None = None,
+        max_length: int | None = None,
+        batch_size: int = 64,
+    ) -> None:
+        self.device = device or torch.device("cpu")
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.version = version
+        self.max_length = max_length or model.config.max_length
+        self.batch_size = batch_size
+        self.topics = list(model.config.topics)
+        self.sentiments = list(model.config.sentiments)
+        # bf16 on GPUs: Tensor-core speed, and BERT-size models lose nothing measurable.
+        self._autocast = self.device.type == "cuda"
+
+    @classmethod
+    def from_dir(
+        cls,
+        directory: Path,
+        *,
+        device: str = "auto",
+        max_length: int | None = None,
+        batch_size: int = 64,
+        quantize_int8: bool = False,
+        compile: bool = False,
+        threads: int | None = None,
+    ) -> Predictor:
+        torch_device = pick_device(device)
+        if torch_device.type == "cpu":
+            configure_cpu_threads(threads)
+        model, tokenizer, version = load_model(directory)
+        if quantize_int8:
+            if torch_device.type != "cpu":
+                raise ValueError("int8 dynamic quantisation is a CPU option; drop it on CUDA")
+            model = _quantize(model)
+            version = f"{version}-int8"
+        if compile:
+            model.encoder = torch.compile(model.encoder, dynamic=True)
+        log.info("loaded model %s on %s", version, torch_device)
+        return cls(
+            model,
+            tokenizer,
+            version,
+            device=torch_device,
+            max_length=max_length,
+            batch_size=batch_size,
+        )
+
+    def probabilities(
+        self, texts: Sequence[str]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Softmax probabilities of both heads, (N, topics) and (N, sentiments), in input order."""
+        n = len(texts)
+        topic = np.zeros((n, len(self.topics)), dtype=np.float32)
+        sentiment = np.zeros((n, len(self.sentiments)), dtype=np.float32)
+        if n == 0:
+            return topic, sentiment
+        ids = self.tokenizer(
+            [model_text(t) for t in texts], truncation=True, max_length=self.max_length
+        )["input_ids"]
+        pad_id = self.tokenizer.pad_token_id or 0
+        with torch.inference_mode():
+            for batch in sorted_batches([len(x) for x in ids], self.batch_size):
+                input_ids, mask = pad([ids[i] for i in batch], pad_id)
+                input_ids = input_ids.to(self.device, non_blocking=True)
+                mask = mask.to(self.device, non_blocking=True)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self._autocast):
+                    t_logits, s_logits = self.model(input_ids, mask)
+                topic[batch] = torch.softmax(t_logits.float(), dim=-1).cpu().numpy()
+                sentiment[batch] = torch.softmax(s_logits.float(), dim=-1).cpu().numpy()
+        return topic, sentiment
+
+    def predict_batch(self, texts: Sequence[str]) -> list[Prediction | PredictionError]:
+        cleaned = [clean(t) for t in texts]
+        ok = [i for i, c in enumerate(cleaned) if c.text is not None]
+        t_probs, s_probs = self.probabilities([cleaned[i].text or "" for i in ok])
+        results: list[Prediction | PredictionError] = [
+            PredictionError(text=t, error=c.error or "unclassifiable", model_version=self.version)
+            for t, c in zip(texts, cleaned, strict=True)
+        ]
+        for row, i in enumerate(ok):
+            results[i] = self._prediction(texts[i], t_probs[row], s_probs[row], cleaned[i].warnings)
+        return results
+
+    def _prediction(
+        self, text: str, t: NDArray[np.float32], s: NDArray[np.float32], warnings: tuple[str, ...]
+    ) -> Prediction:
+        ti, si = int(t.argmax()), int(s.argmax())
+        return Prediction(
+            text=text,
+            topic=self.topics[ti],
+            topic_confidence=round(float(t[ti]), 6),
+            sentiment=self.sentiments[si],
+            sentiment_confidence=round(float(s[si]), 6),
+            probabilities={
+                "topic": {
+                    label: round(float(p), 6) for label, p in zip(self.topics, t, strict=True)
+                },
+                "sentiment": {
+                    label: round(float(p), 6) for label, p in zip(self.sentiments, s, strict=True)
+                },
+            },
+            model_version=self.version,
+            warnings=warnings,
+        )
+
+
+def _quantize(model: HeadlineClassifier) -> HeadlineClassifier:
+    import warnings
+
+    with warnings.catch_warnings():
+        # Deprecated in favour of torchao, which is not a dependency here; still works.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        from torch.ao.quantization import quantize_dynamic
+
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

@@ -1,0 +1,95 @@
+"""A real training run of a few steps on the tiny model and toy data: it learns, it writes a
+complete model directory, and the LoRA option produces a plain (merged) model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from classify.predictor import Prediction, Predictor
+from classify.train import TrainConfig, train
+from tests.tiny_model import TOY_SENTIMENT, TOY_TOPIC, build_tiny_base, write_toy_data
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    base = build_tiny_base(tmp_path_factory.mktemp("base"))
+    data = write_toy_data(tmp_path_factory.mktemp("data"))
+    return base, data
+
+
+def _config(base: Path, data: Path, out: Path, **overrides: object) -> TrainConfig:
+    cfg = TrainConfig(
+        data_dir=data,
+        output_dir=out,
+        base_model=str(base),
+        epochs=12,
+        learning_rate=3e-3,
+        batch_size=8,
+        max_length=16,
+        warmup_ratio=0.1,
+        holdout_fraction=0.25,
+        patience=12,
+        device="cpu",
+        threads=1,
+    )
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+def test_training_learns_the_toy_task_and_writes_a_model_dir(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    base, data = toy
+    steps: list[int] = []
+    result = train(
+        _config(base, data, tmp_path / "m"), on_step=lambda s, total, loss: steps.append(s)
+    )
+    assert steps == list(range(1, result.steps + 1))
+    for name in ("model.safetensors", "tapewatch_config.json", "tokenizer.json", "training.json"):
+        assert (tmp_path / "m" / name).exists(), name
+    record = json.loads((tmp_path / "m" / "training.json").read_text())
+    assert record["model_version"] == result.model_version
+    assert len(record["data"]["topic"]["sha256"]) == 64
+    assert record["hyperparameters"]["learning_rate"] == 3e-3
+
+    predictor = Predictor.from_dir(tmp_path / "m", device="cpu")
+    from classify.labels import SENTIMENT_FROM_DATASET, SENTIMENTS, TOPICS
+
+    topic_hits = [
+        isinstance(p, Prediction) and p.topic == TOPICS[label]
+        for text, label in TOY_TOPIC.items()
+        for p in predictor.predict_batch([f"{text} acme"])
+    ]
+    sentiment_hits = [
+        isinstance(p, Prediction) and p.sentiment == SENTIMENTS[SENTIMENT_FROM_DATASET[label]]
+        for text, label in TOY_SENTIMENT.items()
+        for p in predictor.predict_batch([f"{text} apple"])
+    ]
+    assert all(topic_hits), topic_hits
+    assert all(sentiment_hits), sentiment_hits
+    assert result.holdout["topic"]["accuracy"] == 1.0
+
+
+def test_training_is_seeded(toy: tuple[Path, Path], tmp_path: Path) -> None:
+    base, data = toy
+    a = train(_config(base, data, tmp_path / "a", epochs=1))
+    b = train(_config(base, data, tmp_path / "b", epochs=1))
+    assert a.model_version == b.model_version
+
+
+def test_lora_training_saves_a_merged_plain_model(toy: tuple[Path, Path], tmp_path: Path) -> None:
+    base, data = toy
+    result = train(_config(base, data, tmp_path / "lora", lora=True, epochs=2, lora_rank=4))
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "lora" / "model.safetensors"), "pt") as f:
+        keys = list(f.keys())
+    assert not any("lora" in k for k in keys)
+    assert any(k.startswith("encoder.") for k in keys)
+    predictor = Predictor.from_dir(tmp_path / "lora", device="cpu")
+    assert predictor.version == result.model_version
+    assert isinstance(predictor.predict_batch(["fed hike rates"])[0], Prediction)

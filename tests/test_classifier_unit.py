@@ -1,0 +1,172 @@
+"""The classifier on a tiny random BERT: heads, masked loss, bucketing, determinism, bad input,
+save/load and the model version."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from classify.batching import length_grouped_batches, pad, sorted_batches
+from classify.labels import IGNORE, SENTIMENTS, TOPICS
+from classify.model import load_model, model_version, multitask_loss, new_model, save_model
+from classify.predictor import Prediction, PredictionError, Predictor
+from classify.sanitize import MAX_CHARS, clean, model_text
+from tests.tiny_model import build_tiny_base
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    base = build_tiny_base(tmp_path_factory.mktemp("tiny-base"))
+    model, tokenizer = new_model(str(base), max_length=32, head_dropout=0.1)
+    out = tmp_path_factory.mktemp("tiny-model")
+    save_model(model, tokenizer, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_dir: Path) -> Predictor:
+    return Predictor.from_dir(tiny_dir, device="cpu", batch_size=4, threads=1)
+
+
+def test_heads_have_one_logit_per_label(predictor: Predictor) -> None:
+    ids, mask = pad([[2, 5, 6, 3], [2, 7, 3]], pad_id=0)
+    t, s = predictor.model(ids, mask)
+    assert t.shape == (2, len(TOPICS)) and s.shape == (2, len(SENTIMENTS))
+
+
+def test_masked_loss_trains_only_the_labelled_head(tiny_dir: Path) -> None:
+    model, _, _ = load_model(tiny_dir)
+    model.train()
+    ids, mask = pad([[2, 5, 6, 3], [2, 7, 8, 3]], pad_id=0)
+    t, s = model(ids, mask)
+    loss = multitask_loss(t, s, torch.tensor([1, 4]), torch.tensor([IGNORE, IGNORE]))
+    loss.backward()
+    assert model.topic_head.weight.grad is not None and model.topic_head.weight.grad.abs().sum() > 0
+    assert (
+        model.sentiment_head.weight.grad is None
+        or model.sentiment_head.weight.grad.abs().sum() == 0
+    )
+
+    none = multitask_loss(t, s, torch.tensor([IGNORE, IGNORE]), torch.tensor([IGNORE, IGNORE]))
+    assert none.item() == 0.0  # not NaN: a batch without labels for either head adds nothing
+
+
+def test_length_grouped_batches_cover_every_item_once_with_similar_lengths() -> None:
+    lengths = [random.Random(1).randint(3, 60) for _ in range(1000)]
+    batches = length_grouped_batches(lengths, 32, random.Random(0), group=10)
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(1000))
+    spreads = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches]
+    assert sum(spreads) / len(spreads) < 10  # random batches would spread ~50
+
+
+def test_sorted_batches_and_dynamic_padding() -> None:
+    lengths = [5, 2, 9, 2, 7]
+    batches = list(sorted_batches(lengths, 2))
+    assert batches == [[1, 3], [0, 4], [2]]
+    ids, mask = pad([[1, 2], [3, 4, 5]], pad_id=0)
+    assert ids.tolist() == [[1, 2, 0], [3, 4, 5]]
+    assert mask.tolist() == [[1, 1, 0], [1, 1, 1]]
+
+
+TEXTS = [
+    "fed hike rates",
+    "oil crude energy opec barrel prices up in the market and bond yields down",
+    "acme profit warning",
+    "dividend",
+    "apple shares soar on earnings beat and the deal for a merger",
+]
+
+
+def test_results_come_back_in_input_order_independent_of_batching(predictor: Predictor) -> None:
+    together = predictor.predict_batch(TEXTS)
+    alone = [predictor.predict_batch([t])[0] for t in TEXTS]
+    assert [r.text for r in together] == TEXTS
+    for a, b in zip(together, alone, strict=True):
+        assert isinstance(a, Prediction) and isinstance(b, Prediction)
+        for head in ("topic", "sentiment"):
+            for label, p in a.probabilities[head].items():
+                assert p == pytest.approx(b.probabilities[head][label], abs=1e-4)
+
+
+def test_same_input_same_output(predictor: Predictor) -> None:
+    assert predictor.predict_batch(TEXTS) == predictor.predict_batch(TEXTS)
+
+
+def test_prediction_fields(predictor: Predictor) -> None:
+    (p,) = predictor.predict_batch(["fed hike rates"])
+    assert isinstance(p, Prediction)
+    assert p.topic in TOPICS and p.sentiment in SENTIMENTS
+    assert p.topic_confidence == max(p.probabilities["topic"].values())
+    assert sum(p.probabilities["sentiment"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert p.model_version == predictor.version
+    assert set(p.to_dict()) >= {
+        "text",
+        "topic",
+        "topic_confidence",
+        "sentiment",
+        "sentiment_confidence",
+        "probabilities",
+        "model_version",
+    }
+
+
+def test_bad_items_get_error_records_and_never_fail_the_batch(predictor: Predictor) -> None:
+    batch = [
+        "",
+        "   \t ",
+        "fed hike\x00 rates\x07",
+        "x " * 20_000,
+        "Федрезерв повысил ставку",
+        "oil",
+    ]
+    results = predictor.predict_batch(batch)
+    assert len(results) == len(batch)
+    assert isinstance(results[0], PredictionError) and results[0].error == "empty text"
+    assert isinstance(results[1], PredictionError) and results[1].error == "empty text"
+    assert isinstance(results[2], Prediction) and results[2].warnings == ()
+    assert isinstance(results[3], Prediction) and "truncated" in results[3].warnings
+    assert isinstance(results[4], Prediction) and "non_latin_script" in results[4].warnings
+    assert isinstance(results[5], Prediction)
+    assert all(r.model_version == predictor.version for r in results)
+
+
+def test_sanitising_rules() -> None:
+    assert clean("a\x00b\x1fc").text == "a b c"
+    assert clean("  many   spaces\n\nand lines ").text == "many spaces and lines"
+    long = clean("y" * (MAX_CHARS + 5))
+    assert long.text is not None and len(long.text) == MAX_CHARS and long.warnings == ("truncated",)
+    assert clean("").error == "empty text"
+    assert model_text("Buy &amp; hold https://t.co/abc123 now") == "Buy & hold now"
+    assert model_text("https://t.co/only") == "https://t.co/only"  # never empty
+
+
+def test_save_load_round_trip_and_version_tracks_weights(tiny_dir: Path, tmp_path: Path) -> None:
+    model, tokenizer, version = load_model(tiny_dir)
+    assert version == model_version(tiny_dir)
+    again = save_model(model, tokenizer, tmp_path / "copy")
+    assert again == version  # same weights, same version
+    with torch.no_grad():
+        model.topic_head.bias[0] += 1.0
+    changed = save_model(model, tokenizer, tmp_path / "changed")
+    assert changed != version
+    a = Predictor.from_dir(tiny_dir, device="cpu").predict_batch(TEXTS)
+    b = Predictor.from_dir(tmp_path / "copy", device="cpu").predict_batch(TEXTS)
+    assert [r.to_dict() for r in a] == [r.to_dict() for r in b]
+
+
+def test_int8_engine_runs_and_is_labelled(tiny_dir: Path) -> None:
+    q = Predictor.from_dir(tiny_dir, device="cpu", quantize_int8=True)
+    assert q.version.endswith("-int8")
+    assert all(isinstance(r, Prediction) for r in q.predict_batch(TEXTS))
+
+
+def test_missing_model_directory_says_what_is_wrong(tmp_path: Path) -> None:
+    from classify.model import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="not a Tapewatch model directory"):
+        Predictor.from_dir(tmp_path, device="cpu")
