@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -41,21 +42,20 @@ def _feature_hash(feature: str) -> int:
 
 
 def simhash64(title: str) -> int:
-    """Unsigned 64-bit SimHash of a title's significant words and word pairs."""
+    """Unsigned 64-bit SimHash of a title's significant words and word pairs.
+
+    Bit ``i`` is set when more than half of the features' 64-bit hashes have bit ``i`` set
+    (every feature weighs the same).
+    """
     tokens = similarity_tokens(title)
     features = set(tokens) | {f"{a} {b}" for a, b in itertools.pairwise(tokens)}
     if not features:
         return 0
-    weights = [0] * 64
-    for feature in features:
-        h = _feature_hash(feature)
-        for bit in range(64):
-            weights[bit] += 1 if (h >> bit) & 1 else -1
-    value = 0
-    for bit, weight in enumerate(weights):
-        if weight > 0:
-            value |= 1 << bit
-    return value
+    hashes = np.fromiter((_feature_hash(f) for f in features), dtype="<u8", count=len(features))
+    # Count, per bit position, the features that have it set (numpy: ~50x a Python loop).
+    ones = np.unpackbits(hashes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little").sum(0)
+    bits = (ones * 2 > len(features)).astype(np.uint8)
+    return int(np.packbits(bits, bitorder="little").view("<u8")[0])
 
 
 def to_signed64(value: int) -> int:
@@ -187,7 +187,8 @@ class SeenStore:
         if not rows:
             return
         with session_scope(self.engine) as session:
-            session.execute(insert(SeenHeadline).values(rows).on_conflict_do_nothing())
+            # executemany form: one cached statement, batched by the driver.
+            session.execute(insert(SeenHeadline).on_conflict_do_nothing(), rows)
         with self._lock:
             for r in sorted(rows, key=lambda row: row["first_seen_at"]):
                 self.index.add(from_signed64(r["simhash"]), r["cluster_id"], r["first_seen_at"])
