@@ -41,6 +41,7 @@ TRACKING_PREFIXES = ("utm_",)
 MAX_URL_CHARS = 2048
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 _PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
 # Characters kept literally in a path: RFC 3986 unreserved, sub-delims, ':', '@', '/', '%'.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
@@ -60,7 +61,7 @@ def canonicalize_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    if any(ch.isspace() or ord(ch) < 32 for ch in url) or len(url) > MAX_URL_CHARS:
+    if len(url) > MAX_URL_CHARS or _SPACE_OR_CONTROL.search(url):
         return None
     try:
         parts = urlsplit(url)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import threading
@@ -20,8 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Engine, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Engine, select, text
 
 from ingest.normalize import similarity_tokens
 from storage.db import session_scope
@@ -37,6 +37,7 @@ def headline_id(canonical_url: str | None, source: str, title: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:ID_HEX_CHARS]
 
 
+@functools.lru_cache(maxsize=1 << 16)  # headline vocabulary repeats: most words hit the cache
 def _feature_hash(feature: str) -> int:
     return int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "big")
 
@@ -129,6 +130,15 @@ class SimIndex:
                         del table[key]
 
 
+_INSERT_SEEN = text(
+    "INSERT INTO ingest_seen (id, source, simhash, cluster_id, first_seen_at) "
+    "SELECT * FROM unnest(CAST(:id AS text[]), CAST(:source AS text[]), "
+    "CAST(:simhash AS bigint[]), CAST(:cluster_id AS text[]), "
+    "CAST(:first_seen_at AS timestamptz[])) "
+    "ON CONFLICT (id) DO NOTHING"
+)
+
+
 @dataclass(frozen=True)
 class SeenRecord:
     id: str
@@ -187,8 +197,11 @@ class SeenStore:
         if not rows:
             return
         with session_scope(self.engine) as session:
-            # executemany form: one cached statement, batched by the driver.
-            session.execute(insert(SeenHeadline).on_conflict_do_nothing(), rows)
+            # One statement over arrays: far cheaper than a row-by-row executemany.
+            session.execute(
+                _INSERT_SEEN,
+                {key: [row[key] for row in rows] for key in rows[0]},
+            )
         with self._lock:
             for r in sorted(rows, key=lambda row: row["first_seen_at"]):
                 self.index.add(from_signed64(r["simhash"]), r["cluster_id"], r["first_seen_at"])
