@@ -29,22 +29,12 @@ def _settings() -> Settings:
     return load_settings()
 
 
-def _database_url(settings: Settings) -> str:
-    if settings.database_url is None:
-        from tapewatch.local.postgres import LocalPostgres
-
-        # The local cluster of `make run`; it must be running (`tapewatch up`).
-        local = LocalPostgres(data_dir=settings.postgres_runtime_dir, port=settings.postgres_port)
-        return local.url()
-    return settings.database_url.get_secret_value()
-
-
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from storage.migrate import upgrade
 
-    upgrade(_database_url(_settings()), revision)
+    upgrade(_settings().resolved_database_url(), revision)
     console.print(f"[green]database at revision {revision}[/]")
 
 
@@ -53,7 +43,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="e.g. -1 or base")
     """Revert migrations down to REVISION."""
     from storage.migrate import downgrade
 
-    downgrade(_database_url(_settings()), revision)
+    downgrade(_settings().resolved_database_url(), revision)
     console.print(f"[yellow]database downgraded to {revision}[/]")
 
 
@@ -62,7 +52,7 @@ def db_current() -> None:
     """Print the database's current migration revision."""
     from storage.migrate import current
 
-    typer.echo(current(_database_url(_settings())) or "(empty database)")
+    typer.echo(current(_settings().resolved_database_url()) or "(empty database)")
 
 
 @app.command()

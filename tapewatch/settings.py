@@ -89,6 +89,16 @@ class Settings(BaseSettings):
     def _upper(cls, value: str) -> str:
         return value.upper()
 
+    def resolved_kafka_bootstrap(self) -> str:
+        """The configured brokers, or the local broker that `tapewatch up` runs."""
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    def resolved_database_url(self) -> str:
+        """The configured database, or the local cluster that `tapewatch up` runs."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"postgresql+psycopg2://tapewatch@127.0.0.1:{self.postgres_port}/tapewatch"
+
     @property
     def kafka_runtime_dir(self) -> Path:
         return self.state_dir / "kafka"

@@ -1,0 +1,239 @@
+"""The classify stage as a Faust app: micro-batches from ``headlines.raw`` through the model into
+PostgreSQL and ``headlines.classified``.
+
+Offsets are acknowledged only after a batch is fully handled: dead letters delivered, rows
+committed in one transaction, results published. A crash at any point re-delivers the batch;
+the idempotent write (unique headline id + model version) turns the replay into a no-op, so the
+database sees each headline exactly once. ``headlines.classified`` is at-least-once (keyed by
+headline id, so consumers can drop repeats).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from faust.types import EventT
+from prometheus_client import start_http_server
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from classify import telemetry
+from classify.predictor import Predictor
+from classify.stage import BatchOutcome, DeadLetter, process_batch
+from storage.db import make_engine, session_scope
+from storage.repository import StoreResult, store_classified
+from tapewatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def dead_letter_value(dead: DeadLetter, event: EventT | None, topic: str) -> bytes:
+    """JSON record of why a message was rejected, carrying the original bytes."""
+    original = dead.value or b""
+    try:
+        body, encoding = original.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        body, encoding = base64.b64encode(original).decode(), "base64"
+    doc: dict[str, Any] = {
+        "reason": dead.reason,
+        "stage": dead.stage,
+        "source_topic": topic,
+        "original": body,
+        "encoding": encoding,
+        "failed_at": datetime.now(UTC).isoformat(),
+    }
+    if event is not None:
+        doc |= {"partition": event.message.partition, "offset": event.message.offset}
+    return json.dumps(doc).encode()
+
+
+class ClassifyStage:
+    """Owns the engine, the database and the Faust topics; ``handle`` processes one batch."""
+
+    def __init__(
+        self, app: faust.App, settings: Settings, predictor: Predictor, engine: Engine
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.cfg = settings.classify
+        self.predictor = predictor
+        self.engine = engine
+        self.classified_topic = app.topic(
+            settings.topic_classified, key_serializer="raw", value_serializer="raw"
+        )
+        self.dlq_topic = app.topic(settings.topic_dlq, key_serializer="raw", value_serializer="raw")
+        # One thread for the model (torch parallelises inside), one for the database.
+        self._model_pool = ThreadPoolExecutor(1, thread_name_prefix="model")
+        self._db_pool = ThreadPoolExecutor(1, thread_name_prefix="db")
+        self._done: dict[Any, int] = {}  # tp -> last offset handled, for the lag gauge
+
+    async def handle(self, events: Sequence[EventT]) -> None:
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        messages = [(e.message.key, e.value) for e in events]
+        outcome: BatchOutcome = await loop.run_in_executor(
+            self._model_pool, process_batch, messages, self.predictor.predict_batch
+        )
+        inference = time.perf_counter() - started
+
+        by_value = {id(e.value): e for e in events}
+        await self._send_dead(outcome.dead, by_value)
+        write_started = time.perf_counter()
+        stored = await self._store(outcome)
+        write = time.perf_counter() - write_started
+        publish_started = time.perf_counter()
+        await self._publish(outcome)
+        publish = time.perf_counter() - publish_started
+
+        for e in events:
+            self._done[e.message.tp] = max(self._done.get(e.message.tp, -1), e.message.offset)
+        lag = self._lag()
+        telemetry.BATCH_SIZE.observe(len(events))
+        telemetry.INFERENCE_SECONDS.observe(inference)
+        telemetry.WRITE_SECONDS.observe(write)
+        telemetry.PUBLISH_SECONDS.observe(publish)
+        telemetry.CLASSIFIED.inc(len(outcome.results))
+        telemetry.STORED.inc(stored.classifications_inserted)
+        telemetry.CONSUMER_LAG.set(lag)
+        log.info(
+            "batch of %d: %d classified, %d dead-lettered, inference %.0f ms, write %.0f ms, "
+            "lag %d",
+            len(events),
+            len(outcome.results),
+            len(outcome.dead),
+            inference * 1e3,
+            write * 1e3,
+            lag,
+            extra={
+                "batch_size": len(events),
+                "classified": len(outcome.results),
+                "dead_lettered": len(outcome.dead),
+                "inference_ms": round(inference * 1e3, 1),
+                "write_ms": round(write * 1e3, 1),
+                "publish_ms": round(publish * 1e3, 1),
+                "consumer_lag": lag,
+                "rows_inserted": stored.classifications_inserted,
+            },
+        )
+
+    async def _send_dead(self, dead: list[DeadLetter], by_value: dict[int, EventT]) -> None:
+        futures = []
+        for d in dead:
+            event = by_value.get(id(d.value))
+            futures.append(
+                await self.dlq_topic.send(
+                    key=d.key, value=dead_letter_value(d, event, self.settings.topic_raw)
+                )
+            )
+            telemetry.DEAD_LETTERED.labels(d.stage).inc()
+            log.warning("dead-lettered a message (%s): %s", d.stage, d.reason)
+        await asyncio.gather(*futures)  # delivered before the batch is acknowledged
+
+    async def _store(self, outcome: BatchOutcome) -> StoreResult:
+        """Write the batch in one transaction; retry with backoff while PostgreSQL is away."""
+        loop = asyncio.get_running_loop()
+        delay = self.cfg.db_retry_initial_s
+        while True:
+            try:
+                return await loop.run_in_executor(self._db_pool, self._write, outcome)
+            except IntegrityError:
+                raise  # a bug, not an outage: retrying cannot help
+            except DBAPIError as exc:
+                telemetry.DB_RETRIES.inc()
+                log.warning(
+                    "database write failed (%s); retrying in %.1fs", type(exc.orig).__name__, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.cfg.db_retry_max_s)
+
+    def _write(self, outcome: BatchOutcome) -> StoreResult:
+        with session_scope(self.engine) as session:
+            return store_classified(session, outcome.headlines, outcome.results)
+
+    async def _publish(self, outcome: BatchOutcome) -> None:
+        futures = [
+            await self.classified_topic.send(key=r.headline_id.encode(), value=r.to_json())
+            for r in outcome.results
+        ]
+        await asyncio.gather(*futures)
+
+    def _lag(self) -> int:
+        consumer = self.app.consumer
+        assigned = [tp for tp in consumer.assignment() if tp.topic == self.settings.topic_raw]
+        telemetry.ASSIGNED_PARTITIONS.set(len(assigned))
+        lag = 0
+        for tp in assigned:
+            highwater = consumer.highwater(tp)
+            if highwater is not None and tp in self._done:
+                lag += max(0, highwater - self._done[tp] - 1)
+        return lag
+
+
+def build_app(
+    settings: Settings, bootstrap: str, predictor: Predictor, engine: Engine
+) -> faust.App:
+    """Declare the app: one agent consuming ``headlines.raw`` in micro-batches."""
+    cfg = settings.classify
+    app = faust.App(
+        cfg.group_id,
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        topic_replication_factor=1,
+        topic_partitions=settings.topic_partitions,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+        worker_redirect_stdouts=False,
+    )
+    raw = app.topic(settings.topic_raw, key_serializer="raw", value_serializer="raw")
+    stage = ClassifyStage(app, settings, predictor, engine)
+
+    @app.agent(raw)
+    async def classify(stream: faust.StreamT) -> None:
+        # noack_take: events are acknowledged by us, after the batch is stored and published.
+        async for events in stream.noack_take(cfg.max_batch, within=cfg.max_wait_ms / 1000):
+            await stage.handle(events)
+            for event in events:
+                await stream.ack(event)
+
+    return app
+
+
+def run(settings: Settings) -> None:
+    """`tapewatch worker classify`: run until SIGINT/SIGTERM."""
+    from faust.worker import Worker
+
+    bootstrap = settings.resolved_kafka_bootstrap()
+    device = settings.device
+    if settings.classify.gpu_index is not None:
+        device = f"cuda:{settings.classify.gpu_index}"
+    predictor = Predictor.from_dir(
+        settings.model_dir,
+        device=device,
+        max_length=settings.max_length,
+        batch_size=settings.inference_batch_size,
+        quantize_int8=settings.quantize_int8,
+    )
+    engine = make_engine(settings.resolved_database_url(), pool_size=2)
+    if settings.classify.metrics_port:
+        start_http_server(settings.classify.metrics_port)
+    app = build_app(settings, bootstrap, predictor, engine)
+    log.info(
+        "classify worker: group %s, model %s, %s",
+        settings.classify.group_id,
+        predictor.version,
+        bootstrap,
+    )
+    Worker(
+        app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False
+    ).execute_from_commandline()

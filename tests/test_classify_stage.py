@@ -1,0 +1,276 @@
+"""The classify worker as a real subprocess against the real broker and PostgreSQL: every
+headline stored exactly once through crashes, bad messages, a database outage and two workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg2
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from classify.model import new_model, save_model
+from tapewatch.local import LocalKafka, LocalPostgres
+from tapewatch.local.proc import free_port, wait_until
+from tapewatch.settings import Settings
+from tapewatch.topics import ensure_topics
+from tests.conftest import shared_tmp
+from tests.tiny_model import build_tiny_base
+
+BIN = Path(sys.executable).parent / "tapewatch"
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = build_tiny_base(tmp_path_factory.mktemp("base"))
+    model, tokenizer = new_model(str(base), max_length=32, head_dropout=0.1)
+    out = tmp_path_factory.mktemp("model")
+    save_model(model, tokenizer, out)
+    return out
+
+
+class Pipeline:
+    """Topics, a consumer group and helpers for one test."""
+
+    def __init__(self, kafka: LocalKafka, database_url: str, model_dir: Path) -> None:
+        suffix = uuid.uuid4().hex[:8]
+        self.kafka = kafka
+        self.database_url = database_url
+        self.settings = Settings(
+            topic_raw=f"raw.{suffix}",
+            topic_classified=f"classified.{suffix}",
+            topic_dlq=f"dlq.{suffix}",
+            topic_partitions=6,
+        )
+        ensure_topics(kafka.bootstrap, self.settings)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TAPEWATCH_")} | {
+            "TAPEWATCH_KAFKA_BOOTSTRAP": kafka.bootstrap,
+            "TAPEWATCH_DATABASE_URL": database_url,
+            "TAPEWATCH_TOPIC_RAW": self.settings.topic_raw,
+            "TAPEWATCH_TOPIC_CLASSIFIED": self.settings.topic_classified,
+            "TAPEWATCH_TOPIC_DLQ": self.settings.topic_dlq,
+            "TAPEWATCH_CLASSIFY__GROUP_ID": f"classify-{suffix}",
+            "TAPEWATCH_CLASSIFY__METRICS_PORT": "0",
+            "TAPEWATCH_CLASSIFY__MAX_BATCH": "64",
+            "TAPEWATCH_CLASSIFY__DB_RETRY_MAX_S": "1",
+            "TAPEWATCH_MODEL_DIR": str(model_dir),
+            "TAPEWATCH_DEVICE": "cpu",
+            "TAPEWATCH_LOG_LEVEL": "INFO",
+        }
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all", linger_ms=5)
+
+    def start_worker(self, name: str, metrics_port: int = 0) -> subprocess.Popen[bytes]:
+        log = (Path(shared_tmp("worker-log-")) / f"{name}.log").open("wb")
+        env = self.env | {"TAPEWATCH_CLASSIFY__METRICS_PORT": str(metrics_port)}
+        proc = subprocess.Popen([BIN, "worker", "classify"], env=env, stdout=log, stderr=log)
+        proc.log_path = log.name  # type: ignore[attr-defined]
+        self.workers.append(proc)
+        return proc
+
+    def produce(self, ids: range, *, title: str = "fed hike rates acme {i}") -> list[str]:
+        sent = []
+        for i in ids:
+            hid = f"{i:032x}"
+            doc = {
+                "id": hid,
+                "source": "test",
+                "title": title.format(i=i),
+                "published_at": datetime.now(UTC).isoformat(),
+                "ingested_at": datetime.now(UTC).isoformat(),
+                "tickers": [],
+            }
+            self.producer.send(
+                self.settings.topic_raw, key=hid.encode(), value=json.dumps(doc).encode()
+            )
+            sent.append(hid)
+        self.producer.flush()
+        return sent
+
+    def produce_raw(self, key: bytes, value: bytes) -> None:
+        self.producer.send(self.settings.topic_raw, key=key, value=value)
+        self.producer.flush()
+
+    def rows(self) -> list[str]:
+        conn = psycopg2.connect(self.database_url.replace("postgresql+psycopg2", "postgresql"))
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT headline_id FROM classifications ORDER BY headline_id")
+                return [r[0] for r in cur.fetchall()]
+        finally:
+            conn.close()
+
+    def wait_rows(self, n: int, timeout: float = 180) -> list[str]:
+        deadline = time.monotonic() + timeout
+        rows: list[str] = []
+        while time.monotonic() < deadline:
+            try:
+                rows = self.rows()
+            except psycopg2.OperationalError:
+                rows = []
+            if len(rows) >= n:
+                break
+            for w in self.workers:
+                assert w.poll() is None or w.returncode in (-9, 0), self.logs()
+            time.sleep(0.5)
+        return rows
+
+    def topic_values(self, topic: str, n: int, timeout_ms: int = 20_000) -> list[bytes]:
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=self.kafka.bootstrap,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=timeout_ms,
+            group_id=None,
+        )
+        values = []
+        for message in consumer:
+            values.append(message.value)
+            if len(values) >= n:
+                break
+        consumer.close()
+        return values
+
+    def logs(self, tail: int = 3000) -> str:
+        return "\n".join(
+            Path(w.log_path).read_text(errors="replace")[-tail:]  # type: ignore[attr-defined]
+            for w in self.workers
+        )
+
+    def close(self) -> None:
+        for w in self.workers:
+            if w.poll() is None:
+                w.send_signal(signal.SIGTERM)
+        for w in self.workers:
+            try:
+                w.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        self.producer.close()
+
+
+@pytest.fixture
+def pipeline(kafka: LocalKafka, database_url: str, tiny_model_dir: Path) -> Iterator[Pipeline]:
+    p = Pipeline(kafka, database_url, tiny_model_dir)
+    yield p
+    p.close()
+
+
+def test_every_headline_is_stored_exactly_once(pipeline: Pipeline) -> None:
+    sent = pipeline.produce(range(2000))
+    pipeline.start_worker("w1")
+    rows = pipeline.wait_rows(2000)
+    time.sleep(3)  # would any extra rows still arrive?
+    rows = pipeline.rows()
+    assert rows == sorted(sent), pipeline.logs()
+    published = pipeline.topic_values(pipeline.settings.topic_classified, 2000)
+    ids = {json.loads(v)["headline_id"] for v in published}
+    assert ids == set(sent)
+
+
+def test_sigkill_mid_stream_loses_and_duplicates_nothing(pipeline: Pipeline) -> None:
+    sent = pipeline.produce(range(3000))
+    worker = pipeline.start_worker("victim")
+    assert wait_until(lambda: len(pipeline.rows()) >= 200, timeout=180), pipeline.logs()
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    partial = len(pipeline.rows())
+    assert partial < 3000, "the worker finished before it could be killed; produce more"
+    pipeline.start_worker("successor")
+    rows = pipeline.wait_rows(3000)
+    time.sleep(3)
+    assert pipeline.rows() == sorted(sent), pipeline.logs()
+    assert len(rows) == 3000
+
+
+def test_malformed_messages_go_to_the_dead_letter_topic(pipeline: Pipeline) -> None:
+    good = pipeline.produce(range(100))
+    bad = {
+        b"bad-json": b"{not json",
+        b"bad-utf8": b"\xff\xfe\x00garbage",
+        b"bad-schema": json.dumps({"id": "nothex", "title": "x"}).encode(),
+        b"blank-title": json.dumps(
+            {
+                "id": "ab" * 8,
+                "source": "s",
+                "title": "   ",
+                "published_at": "2026-11-29T12:00:00Z",
+                "ingested_at": "2026-11-29T12:00:00Z",
+            }
+        ).encode(),
+    }
+    for key, value in bad.items():
+        pipeline.produce_raw(key, value)
+    good += pipeline.produce(range(100, 200))
+    pipeline.start_worker("w")
+    rows = pipeline.wait_rows(200)
+    dead = [json.loads(v) for v in pipeline.topic_values(pipeline.settings.topic_dlq, len(bad))]
+    assert rows == sorted(good), pipeline.logs()
+    assert len(dead) == len(bad)
+    reasons = {d["original"] if d["encoding"] == "utf-8" else "base64": d["reason"] for d in dead}
+    assert "not JSON" in reasons["{not json"]
+    assert "not JSON" in reasons["base64"]
+    assert all(d["source_topic"] == pipeline.settings.topic_raw for d in dead)
+    assert any(d["reason"] == "empty text" and d["stage"] == "classify" for d in dead)
+
+
+def test_database_outage_mid_stream_loses_and_duplicates_nothing(
+    kafka: LocalKafka, tiny_model_dir: Path
+) -> None:
+    from storage.migrate import upgrade
+
+    cluster = LocalPostgres(data_dir=shared_tmp("tapewatch-outage-"), durable=False)
+    url = cluster.start()
+    upgrade(url)
+    pipeline = Pipeline(kafka, url, tiny_model_dir)
+    try:
+        sent = pipeline.produce(range(1500))
+        pipeline.start_worker("w")
+        assert wait_until(lambda: len(pipeline.rows()) >= 100, timeout=180), pipeline.logs()
+        cluster.stop()
+        pipeline.produce(range(1500, 2500))
+        sent += [f"{i:032x}" for i in range(1500, 2500)]
+        time.sleep(5)  # the worker keeps retrying, offsets stay where they are
+        assert pipeline.workers[0].poll() is None, pipeline.logs()
+        cluster.start()
+        rows = pipeline.wait_rows(2500)
+        time.sleep(3)
+        assert pipeline.rows() == sorted(sent), pipeline.logs()
+        assert len(rows) == 2500
+        assert "database write failed" in pipeline.logs(tail=10**7)
+    finally:
+        pipeline.close()
+        cluster.stop()
+
+
+def test_two_workers_split_the_partitions(pipeline: Pipeline) -> None:
+    sent = pipeline.produce(range(2000))
+    ports = [free_port(), free_port()]
+    pipeline.start_worker("a", metrics_port=ports[0])
+    pipeline.start_worker("b", metrics_port=ports[1])
+    rows = pipeline.wait_rows(2000)
+    time.sleep(3)
+    assert pipeline.rows() == sorted(sent), pipeline.logs()
+    assert len(rows) == 2000
+    # Each worker reports the partitions it holds on its Prometheus endpoint.
+    assigned = [_gauge(port, "tapewatch_classify_assigned_partitions") for port in ports]
+    assert all(n >= 1 for n in assigned), assigned
+    assert sum(assigned) == 6, assigned
+
+
+def _gauge(port: int, name: str) -> float:
+    body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not exported on port {port}")
