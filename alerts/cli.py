@@ -32,17 +32,14 @@ def backtest_command(
     from rich.table import Table
 
     from alerts.backtest import backtest
-    from alerts.worker import database_url
     from storage.db import make_engine
-    from tapewatch.logs import configure_logging
-    from tapewatch.settings import Settings
+    from tapewatch.entry import load_settings
 
     start, end = _when(since), _when(until)
     if end <= start:
         raise typer.BadParameter("--until must be after --since")
-    settings = Settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
-    engine = make_engine(database_url(settings))
+    settings = load_settings()
+    engine = make_engine(settings.resolved_database_url())
     try:
         fired = backtest(engine, settings.alerts, start, end)
     finally:

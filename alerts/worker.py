@@ -40,16 +40,6 @@ NOTIFICATIONS = Counter(
 )
 
 
-def database_url(settings: Settings) -> str:
-    """The configured database, or the local cluster of ``make run``."""
-    if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
-    from tapewatch.local.postgres import LocalPostgres
-
-    local = LocalPostgres(data_dir=settings.postgres_runtime_dir, port=settings.postgres_port)
-    return local.url()
-
-
 class AlertsWorker:
     """The two scheduled jobs and their shared engine and HTTP client."""
 
@@ -110,7 +100,7 @@ def run(settings: Settings) -> None:
     config = settings.alerts
     if config.receivers and config.webhook_secret is None:
         raise AlertsConfigError("receivers need TAPEWATCH_ALERTS__WEBHOOK_SECRET")
-    engine = make_engine(database_url(settings))
+    engine = make_engine(settings.resolved_database_url())
     if config.metrics_port:
         start_http_server(config.metrics_port)
     stop = threading.Event()

@@ -35,21 +35,6 @@ from tapewatch.topics import ensure_topics
 log = logging.getLogger(__name__)
 
 
-def kafka_bootstrap(settings: Settings) -> str:
-    """The configured brokers, else the local broker of ``tapewatch up``."""
-    return settings.kafka_bootstrap or f"127.0.0.1:{settings.kafka_port}"
-
-
-def database_url(settings: Settings) -> str:
-    """The configured database, else the local cluster of ``tapewatch up`` (must be running)."""
-    if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
-    from tapewatch.local.postgres import LocalPostgres
-
-    local = LocalPostgres(data_dir=settings.postgres_runtime_dir, port=settings.postgres_port)
-    return local.url()
-
-
 class IngestWorker:
     """Everything ingest runs, wired from the settings; ``start`` then ``stop``."""
 
@@ -59,7 +44,7 @@ class IngestWorker:
         self.stop_event = threading.Event()
         self.metrics = IngestMetrics()
         self.engine = make_engine(
-            database_url(settings), pool_size=max(5, len(config.effective_feeds()) + 2)
+            settings.resolved_database_url(), pool_size=max(5, len(config.effective_feeds()) + 2)
         )
         self.store = SeenStore(
             self.engine,
@@ -68,7 +53,7 @@ class IngestWorker:
                 window=timedelta(hours=config.cluster_window_hours),
             ),
         )
-        self.bootstrap = kafka_bootstrap(settings)
+        self.bootstrap = settings.resolved_kafka_bootstrap()
         self.publisher = HeadlinePublisher(self.bootstrap, settings.topic_raw, config)
         self.pipeline = Pipeline(config, self.store, self.publisher, self.metrics)
         self.fetcher = Fetcher(config, self.stop_event)

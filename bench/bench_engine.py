@@ -1,0 +1,118 @@
+"""Inference engine throughput against a naive baseline, side by side in one run.
+
+Baseline: transformers ``pipeline("feature-extraction")`` called once per headline on the same
+encoder, then mean pooling and the same two heads, i.e. the same model used the obvious way.
+Engine: ``Predictor.predict_batch`` (length-sorted buckets, dynamic padding, inference mode),
+tokenisation and result building included, at several batch sizes, fp32 and CPU int8.
+
+    python bench/bench_engine.py --model-dir models/tapewatch-minilm --texts 2000
+    python bench/bench_engine.py --device cuda --batch-sizes 1 64 256 1024 --compile   # GPU host
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from classify.data import load_split
+from classify.predictor import Predictor, configure_cpu_threads
+from classify.sanitize import model_text
+from tapewatch.settings import Settings
+
+
+def naive_pipeline_rate(model_dir: Path, texts: list[str], device: str) -> float:
+    from transformers import pipeline
+
+    engine = Predictor.from_dir(model_dir, device=device)
+    model = engine.model
+    extractor = pipeline(
+        "feature-extraction",
+        model=model.encoder,
+        tokenizer=engine.tokenizer,
+        device=engine.device,
+        truncation=True,
+        max_length=engine.max_length,
+    )
+    started = time.perf_counter()
+    for text in texts:
+        hidden = torch.tensor(extractor(model_text(text))[0])  # (T, H)
+        pooled = hidden.mean(dim=0, keepdim=True).to(engine.device)
+        with torch.inference_mode():
+            torch.softmax(model.topic_head(pooled), -1)
+            torch.softmax(model.sentiment_head(pooled), -1)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def engine_rate(predictor: Predictor, texts: list[str], repeat: int = 1) -> float:
+    predictor.predict_batch(texts[: predictor.batch_size])  # warm-up
+    if predictor.device.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(repeat):
+        predictor.predict_batch(texts)
+    if predictor.device.type == "cuda":
+        torch.cuda.synchronize()
+    return repeat * len(texts) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    settings = Settings()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, default=settings.model_dir)
+    parser.add_argument("--data-dir", type=Path, default=settings.data_dir)
+    parser.add_argument("--texts", type=int, default=2000, help="validation headlines to classify")
+    parser.add_argument("--baseline-texts", type=int, default=300)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 64, 128, 256])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the encoder (CUDA)")
+    parser.add_argument("--no-int8", action="store_true")
+    args = parser.parse_args()
+
+    if args.device == "cpu":
+        threads = configure_cpu_threads(args.threads)
+    else:
+        threads = torch.get_num_threads()
+    topic, _ = load_split(args.data_dir, "valid")
+    texts = [ex.text for ex in topic][: args.texts]
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {threads} torch "
+        f"threads, torch {torch.__version__}, device {args.device}, {len(texts)} texts"
+    )
+    if args.device.startswith("cuda"):
+        print(f"# GPU: {torch.cuda.get_device_name(0)}")
+
+    rows: list[tuple[str, int | str, float]] = []
+    baseline = naive_pipeline_rate(args.model_dir, texts[: args.baseline_texts], args.device)
+    rows.append(("naive: pipeline() per headline, fp32", 1, baseline))
+    print(f"baseline {baseline:.0f}/s", flush=True)
+    for batch in args.batch_sizes:
+        engine = Predictor.from_dir(
+            args.model_dir, device=args.device, batch_size=batch, compile=args.compile
+        )
+        rate = engine_rate(engine, texts)
+        rows.append(
+            (f"engine, fp32{' + bf16 autocast' if args.device != 'cpu' else ''}", batch, rate)
+        )
+        print(f"engine batch {batch}: {rate:.0f}/s", flush=True)
+    if args.device == "cpu" and not args.no_int8:
+        for batch in (64, 256):
+            engine = Predictor.from_dir(
+                args.model_dir, device="cpu", batch_size=batch, quantize_int8=True
+            )
+            rate = engine_rate(engine, texts)
+            rows.append(("engine, int8 dynamic quantisation", batch, rate))
+            print(f"int8 batch {batch}: {rate:.0f}/s", flush=True)
+
+    print("\n| setup | batch | headlines/s | × baseline |\n|---|---:|---:|---:|")
+    for name, batch, rate in rows:
+        print(f"| {name} | {batch} | {rate:,.0f} | {rate / baseline:.1f}× |")
+
+
+if __name__ == "__main__":
+    main()
