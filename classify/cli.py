@@ -72,6 +72,9 @@ def train(
 
         def on_step(step: int, total: int, loss: float) -> None:
             progress.update(task, completed=step, total=total, loss=loss)
+            if not console.is_terminal and step % 100 == 0:
+                # No live bar in a log file: a line every 100 steps instead.
+                console.print(f"step {step}/{total} loss {loss:.3f}")
 
         result = run_training(cfg, on_step=on_step)
     console.print(
@@ -112,6 +115,10 @@ def eval_command(
     path = output or directory / ("eval-valid-int8.json" if int8 else "eval-valid.json")
     save_report(report, path)
     console.print(f"report saved to {path}")
+    if (directory / "training.json").exists():
+        from classify.card import write_card
+
+        console.print(f"model card updated: {write_card(directory)}")
 
 
 @app.command("classify")

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from classify.batching import length_grouped_batches, pad
+from classify.card import write_card
 from classify.data import Example, data_files, holdout, load_split, sha256
 from classify.labels import IGNORE, SENTIMENTS, TOPICS
 from classify.metrics import classification_report
@@ -250,6 +251,7 @@ def train(
         holdout=best_report,
     )
     write_training_record(cfg, result)
+    write_card(cfg.output_dir)
     return result
 
 

@@ -1,0 +1,75 @@
+"""The model card (README.md in the model directory), rendered from what training and
+evaluation recorded (training.json, eval-valid*.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _metrics_rows(report: dict[str, Any]) -> list[str]:
+    return [
+        f"| {head} | {report[head]['accuracy']:.4f} | {report[head]['macro_f1']:.4f} | "
+        f"{report[head].get('ece', float('nan')):.4f} | {report[head]['n']} |"
+        for head in ("topic", "sentiment")
+        if head in report
+    ]
+
+
+def write_card(directory: Path) -> Path:
+    training: dict[str, Any] = json.loads((directory / "training.json").read_text())
+    lines = [
+        "# Tapewatch headline classifier",
+        "",
+        "One BERT-family encoder with two heads: 20 financial-news topics and sentiment "
+        "(negative / neutral / positive), from one forward pass.",
+        "",
+        f"- Model version (content hash): `{training['model_version']}`",
+        f"- Base encoder: `{training['base_model']}`",
+        f"- Produced by: `{training['command']}`",
+        f"- Training time: {training['train_seconds'] / 60:.1f} min, {training['steps']} steps, "
+        f"best epoch {training['best_epoch']} (torch {training['torch']})",
+        "",
+        "## Training data (train splits only)",
+        "",
+        "| file | sha256 |",
+        "|---|---|",
+        *(f"| `{d['file']}` | `{d['sha256']}` |" for d in training["data"].values()),
+        "",
+        "## Hyper-parameters",
+        "",
+        "| name | value |",
+        "|---|---|",
+        *(f"| {k} | `{v}` |" for k, v in training["hyperparameters"].items()),
+        "",
+        "## Metrics",
+        "",
+        "Holdout (a stratified slice of the train files, used for early stopping):",
+        "",
+        "| head | accuracy | macro-F1 | ECE | n |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {head} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | | |"
+        for head, m in training["holdout"].items()
+    ]
+    for name, title in (("eval-valid.json", "fp32"), ("eval-valid-int8.json", "CPU int8")):
+        path = directory / name
+        if path.exists():
+            report = json.loads(path.read_text())
+            files = ", ".join(
+                f"`{d['file']}` (sha256 `{d['sha256'][:12]}…`)" for d in report["data"].values()
+            )
+            lines += [
+                "",
+                f"Validation splits, {title} engine ({files}); "
+                "`tapewatch eval` prints the full report:",
+                "",
+                "| head | accuracy | macro-F1 | ECE | n |",
+                "|---|---:|---:|---:|---:|",
+                *_metrics_rows(report),
+            ]
+    path = directory / "README.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,91 @@
+"""The model that ships in the repo: it loads offline, gets clear headlines right, and the
+`tapewatch classify` command turns a file into JSON Lines with per-item error records."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from classify.predictor import Prediction, Predictor
+from tapewatch.settings import Settings
+
+MODEL_DIR = Settings().model_dir
+BIN = Path(sys.executable).parent / "tapewatch"
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return Predictor.from_dir(MODEL_DIR, device="cpu")
+
+
+def test_shipped_model_is_small_and_complete() -> None:
+    weights = MODEL_DIR / "model.safetensors"
+    assert weights.stat().st_size < 50 * 1024 * 1024
+    card = (MODEL_DIR / "README.md").read_text()
+    assert "tapewatch train" in card and "sha256" in card
+
+
+@pytest.mark.parametrize(
+    ("headline", "topic", "sentiment"),
+    [
+        ("Acme Corp issues profit warning, shares plunge 20%", None, "negative"),
+        ("Acme shares tumble after the company cuts its full-year outlook", None, "negative"),
+        ("Acme raises quarterly dividend by 10%", "Dividend", "positive"),
+        ("Fed raises interest rates by 25 basis points", "Fed | Central Banks", None),
+        ("ECB holds rates steady, signals cuts later this year", "Fed | Central Banks", None),
+        ("Oil prices jump as OPEC+ agrees deeper output cuts", "Energy | Oil", None),
+        ("Acme to acquire Widget Inc in $2 billion deal", "M&A | Investments", None),
+        ("Acme beats earnings estimates, revenue up 15%", None, "positive"),
+    ],
+)
+def test_clear_headlines(
+    predictor: Predictor, headline: str, topic: str | None, sentiment: str | None
+) -> None:
+    (p,) = predictor.predict_batch([headline])
+    assert isinstance(p, Prediction)
+    if topic is not None:
+        assert p.topic == topic, p.probabilities["topic"]
+    if sentiment is not None:
+        assert p.sentiment == sentiment, p.probabilities["sentiment"]
+
+
+def test_classify_command_writes_json_lines(tmp_path: Path) -> None:
+    source = tmp_path / "headlines.txt"
+    source.write_bytes(
+        b"Fed raises interest rates by 25 basis points\n"
+        b"\n"
+        b"Acme \xff\xfe broken bytes\n"
+        b"Acme raises quarterly dividend by 10%\n"
+    )
+    out = subprocess.run([BIN, "classify", str(source)], capture_output=True, check=True)
+    records = [json.loads(line) for line in out.stdout.decode().splitlines()]
+    assert len(records) == 4
+    assert records[0]["topic"] == "Fed | Central Banks"
+    assert records[1]["error"] == "empty text"
+    assert records[2]["error"] == "invalid UTF-8"
+    assert records[3]["sentiment"] == "positive"
+    versions = {r["model_version"] for r in records}
+    assert len(versions) == 1
+    assert b"2 classified, 2 error records" in out.stderr
+
+
+def test_classify_command_reads_csv(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text('id,text\n1,"Oil prices jump as OPEC+ agrees deeper output cuts"\n2,""\n')
+    out = subprocess.run([BIN, "classify", str(source)], capture_output=True, check=True, text=True)
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    assert records[0]["topic"] == "Energy | Oil"
+    assert records[1] == {
+        "text": "",
+        "error": "empty text",
+        "model_version": records[0]["model_version"],
+    }
+    bad = tmp_path / "bad.csv"
+    bad.write_text("headline\nsomething\n")
+    failed = subprocess.run([BIN, "classify", str(bad)], capture_output=True, text=True)
+    assert failed.returncode == 2
+    assert "needs a 'text' column" in failed.stderr
