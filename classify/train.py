@@ -229,6 +229,10 @@ def train(
         if score > best_score:
             best_score, best_epoch, best_report, stale = score, epoch, report, 0
             best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+            if not cfg.lora:
+                # A usable model on disk after every improving epoch: long runs can be cut short.
+                save_model(model, tokenizer, cfg.output_dir)
+                log.info("checkpoint saved to %s", cfg.output_dir)
         else:
             stale += 1
             if stale >= cfg.patience:
