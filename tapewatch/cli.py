@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Annotated
 
 import typer
@@ -71,38 +69,53 @@ def config(
     Console().print(table)
 
 
-def _wait_for_stop() -> None:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-
-
 @app.command()
-def up() -> None:
-    """Start the pipeline's services locally and keep them running until Ctrl-C."""
-    from tapewatch.stack import start_stack
+def up(
+    demo: Annotated[
+        bool, typer.Option(help="Replay labelled headlines with an alert scenario (docs/demo.md).")
+    ] = True,
+    feeds: Annotated[bool, typer.Option(help="Poll the real public feeds.")] = True,
+    dashboard: Annotated[
+        bool | None,
+        typer.Option(
+            help="Live terminal view; --no-dashboard logs a summary line every 10 s instead. "
+            "Default: on when the output is a terminal.",
+            show_default=False,
+        ),
+    ] = None,
+    receiver_port: Annotated[
+        int, typer.Option(help="Port of the demo webhook receiver (loopback).")
+    ] = 9120,
+    demo_rate: Annotated[float, typer.Option(help="Demo headlines per second.")] = 20.0,
+    demo_burst_after: Annotated[
+        float, typer.Option(help="Seconds until the demo topic turns negative.")
+    ] = 60.0,
+    demo_backfill_minutes: Annotated[
+        float, typer.Option(help="Minutes of demo history written at the first start.")
+    ] = 60.0,
+    started_at: Annotated[
+        float | None,
+        typer.Option(
+            envvar="TAPEWATCH_STARTED_AT",
+            hidden=True,
+            help="Unix time `make run` began (for the time to the first classified headline).",
+        ),
+    ] = None,
+) -> None:
+    """Start the whole pipeline locally (stack, workers, demo, live view) until Ctrl-C."""
+    from tapewatch.supervisor import UpOptions, run_up
 
-    settings = _settings()
-    with console.status("starting Kafka and PostgreSQL, applying migrations…"):
-        stack = start_stack(settings)
-    try:
-        table = Table(title="Tapewatch is up", show_header=False)
-        table.add_row("Kafka bootstrap", stack.kafka_bootstrap)
-        table.add_row("PostgreSQL", stack.database_url)
-        table.add_row("psql", f"psql '{stack.database_url.replace('+psycopg2', '')}'")
-        table.add_row(
-            "Topics", f"{settings.topic_raw}, {settings.topic_classified}, {settings.topic_dlq}"
-        )
-        table.add_row("Dashboard views", "v_headlines, v_topic_sentiment_5m")
-        table.add_row("State", str(settings.state_dir))
-        console.print(table)
-        console.print("Press Ctrl-C to stop.")
-        _wait_for_stop()
-    finally:
-        with console.status("stopping…"):
-            stack.close()
-        console.print("stopped; all data kept under", str(settings.state_dir))
+    options = UpOptions(
+        demo=demo,
+        feeds=feeds,
+        dashboard=dashboard,
+        receiver_port=receiver_port,
+        demo_rate=demo_rate,
+        demo_burst_after_s=demo_burst_after,
+        demo_backfill_minutes=demo_backfill_minutes,
+        started_at=started_at,
+    )
+    run_up(_settings(), options, console)
 
 
 @worker_app.command("ingest")

@@ -1,0 +1,428 @@
+"""`tapewatch up`: the stack, the workers as supervised child processes, the live view.
+
+Start order: Kafka and PostgreSQL (local unless configured) with migrations and topics, then
+the demo webhook receiver, the ingest, classify and alerts workers, and the demo feeder. Every
+child gets its settings as TAPEWATCH_* variables derived from the one Settings object, writes
+its log to ``<state_dir>/logs/<name>.log``, and carries a death signal, so no child outlives a
+supervisor that was killed outright. A child that exits is restarted with exponential back-off
+(reset once it has run a while), and the supervisor says so. Ctrl-C or SIGTERM stops the
+workers first (SIGTERM, then SIGKILL after a grace period), then Kafka and PostgreSQL; all
+data stays under the state directory for the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+from rich.console import Console
+from rich.table import Table
+
+from tapewatch.dashboard import Collector, Snapshot, render, summary_line
+from tapewatch.demo.receiver import describe
+from tapewatch.local.proc import child_setup, terminate
+from tapewatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BACKOFF_INITIAL_S = 1.0
+BACKOFF_MAX_S = 60.0
+STABLE_AFTER_S = 60.0  # a child that ran this long before exiting starts again at once
+STOP_GRACE_S = 30.0
+REFRESH_S = 2.0
+PLAIN_EVERY_S = 10.0
+MODEL_MARKER = "tapewatch_config.json"
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+
+
+@dataclass
+class Child:
+    spec: ChildSpec
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    backoff_s: float = BACKOFF_INITIAL_S
+    restart_at: float | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        if self._log is None:
+            self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            self.spec.argv,
+            env=self.spec.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=child_setup(),  # own session (no Ctrl-C of its own), death signal
+        )
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def state(self, now: float) -> str:
+        if self.proc is not None and self.proc.poll() is None:
+            extra = f", {self.restarts} restart(s)" if self.restarts else ""
+            return f"running (pid {self.proc.pid}{extra})"
+        if self.restart_at is not None:
+            return f"restarting in {max(0.0, self.restart_at - now):.0f} s"
+        return "stopped"
+
+    def close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class Supervisor:
+    """Starts the children, restarts the ones that exit, stops them all."""
+
+    def __init__(self, specs: list[ChildSpec], log_dir: Path) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.children = [Child(spec, log_dir / f"{spec.name}.log") for spec in specs]
+        self.stopping = False
+
+    def start(self) -> None:
+        for child in self.children:
+            child.start()
+            log.info("started %s (pid %d), log %s", child.spec.name, child.proc.pid, child.log_path)  # type: ignore[union-attr]
+
+    def check(self) -> None:
+        """Restart children that exited; call regularly from the main thread (the death signal
+        is tied to the thread that forks)."""
+        now = time.monotonic()
+        for child in self.children:
+            if self.stopping:
+                return
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    child.restarts += 1
+                    child.start()
+                    log.info("restarted %s (pid %d)", child.spec.name, child.proc.pid)  # type: ignore[union-attr]
+                continue
+            if child.proc is None or child.proc.poll() is None:
+                continue
+            code = child.proc.returncode
+            if now - child.started_at >= STABLE_AFTER_S:
+                child.backoff_s = BACKOFF_INITIAL_S
+            child.restart_at = now + child.backoff_s
+            log.warning(
+                "%s exited with code %s; restarting in %.0f s (see %s)",
+                child.spec.name,
+                code,
+                child.backoff_s,
+                child.log_path,
+            )
+            child.backoff_s = min(child.backoff_s * 2, BACKOFF_MAX_S)
+
+    def status(self) -> list[tuple[str, str]]:
+        now = time.monotonic()
+        return [(c.spec.name, c.state(now)) for c in self.children]
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """SIGTERM every child at once, wait up to ``grace_s`` for each, then SIGKILL."""
+        self.stopping = True
+        running = [c for c in self.children if c.proc is not None and c.proc.poll() is None]
+        for child in running:
+            child.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        deadline = time.monotonic() + grace_s
+        for child in running:
+            assert child.proc is not None
+            terminate(child.proc, sig=signal.SIGTERM, timeout=max(0.1, deadline - time.monotonic()))
+            if child.proc.returncode not in (0, -signal.SIGTERM):
+                log.info("%s stopped with code %s", child.spec.name, child.proc.returncode)
+        for child in self.children:
+            child.restart_at = None
+            child.close_log()
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    """What `tapewatch up` runs; the defaults are `make run`'s."""
+
+    demo: bool = True
+    feeds: bool = True
+    dashboard: bool | None = None  # None: when the output is a terminal
+    receiver_port: int = 9120
+    demo_rate: float = 20.0
+    demo_burst_after_s: float = 60.0
+    demo_backfill_minutes: float = 60.0
+    started_at: float | None = None  # Unix time `make run` began, for time-to-first-headline
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+@dataclass
+class Plan:
+    specs: list[ChildSpec]
+    notes: list[str]
+    received_path: Path | None
+    receiver_url: str | None
+
+
+def plan_children(
+    settings: Settings, options: UpOptions, kafka_bootstrap: str, database_url: str
+) -> Plan:
+    """The child processes and their environments, from the settings and the options."""
+    from tapewatch.demo.overrides import demo_env
+
+    base = dict(os.environ)
+    base |= {
+        "TAPEWATCH_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "TAPEWATCH_DATABASE_URL": database_url,
+        "TAPEWATCH_STATE_DIR": str(settings.state_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
+    notes: list[str] = []
+    if not options.feeds:
+        base["TAPEWATCH_INGEST__FEEDS"] = "[]"
+    demo = options.demo
+    if demo and not (settings.data_dir / "twitter-financial-news-topic").is_dir():
+        notes.append(f"demo off: no labelled data in {settings.data_dir} (set TAPEWATCH_DATA_DIR)")
+        demo = False
+    if demo and not settings.ingest.push_enabled:
+        notes.append("demo off: it needs the ingest push endpoint (TAPEWATCH_INGEST__PUSH_ENABLED)")
+        demo = False
+    specs: list[ChildSpec] = []
+    received_path = receiver_url = None
+    if demo:
+        receiver_url = f"http://127.0.0.1:{options.receiver_port}/alerts"
+        extra, _secret = demo_env(settings, os.environ, receiver_url)
+        base |= extra
+        received_path = settings.state_dir / "demo" / "alerts-received.jsonl"
+        specs.append(
+            ChildSpec(
+                "receiver",
+                _python(
+                    "-m",
+                    "tapewatch.demo.receiver",
+                    "--port",
+                    str(options.receiver_port),
+                    "--out",
+                    str(received_path),
+                ),
+                base,
+            )
+        )
+    specs.append(ChildSpec("ingest", _python("-m", "tapewatch.cli", "worker", "ingest"), base))
+    if (settings.model_dir / MODEL_MARKER).is_file():
+        specs.append(
+            ChildSpec("classify", _python("-m", "tapewatch.cli", "worker", "classify"), base)
+        )
+    else:
+        notes.append(
+            f"classify off: no trained model in {settings.model_dir} "
+            "(train one with `tapewatch train`, or set TAPEWATCH_MODEL_DIR)"
+        )
+    specs.append(ChildSpec("alerts", _python("-m", "tapewatch.cli", "worker", "alerts"), base))
+    if demo:
+        push_url = f"http://127.0.0.1:{settings.ingest.push_port}/headlines"
+        specs.append(
+            ChildSpec(
+                "demo",
+                _python(
+                    "-m",
+                    "tapewatch.demo.feeder",
+                    "--push-url",
+                    push_url,
+                    "--rate",
+                    str(options.demo_rate),
+                    "--burst-after",
+                    str(options.demo_burst_after_s),
+                    "--backfill-minutes",
+                    str(options.demo_backfill_minutes),
+                ),
+                base,
+            )
+        )
+    return Plan(specs, notes, received_path, receiver_url)
+
+
+class Events:
+    """Turns successive snapshots into one-off lines: first headline, alerts, feed trouble."""
+
+    def __init__(self, started_at: float, say: Callable[[str], None]) -> None:
+        self.started_at = started_at
+        self.say = say
+        self.first_seen = False
+        self.received = 0
+        self.failing: set[str] = set()
+
+    def update(self, snap: Snapshot) -> None:
+        if not self.first_seen and snap.first_classified_at is not None:
+            self.first_seen = True
+            after = snap.first_classified_at.timestamp() - self.started_at
+            self.say(f"first classified headline {after:.1f} s after start")
+        received = snap.received
+        for record in received[self.received :]:
+            self.say(f"alert received by the demo receiver: {describe(record.get('payload', {}))}")
+        self.received = len(received)
+        for feed in snap.feeds:
+            if feed.failures and feed.source not in self.failing:
+                self.failing.add(feed.source)
+                retry = (
+                    feed.next_poll_after.astimezone().strftime("%H:%M:%S")
+                    if feed.next_poll_after
+                    else "later"
+                )
+                self.say(
+                    f"feed {feed.source} unreachable ({feed.status}); backing off quietly, "
+                    f"next try {retry}"
+                )
+            elif not feed.failures and feed.source in self.failing:
+                self.failing.discard(feed.source)
+                self.say(f"feed {feed.source} is reachable again")
+
+
+def _banner(settings: Settings, kafka: str, database_url: str, plan: Plan) -> Table:
+    table = Table(title="Tapewatch is up", show_header=False)
+    table.add_row("Kafka bootstrap", kafka)
+    table.add_row("PostgreSQL", database_url)
+    table.add_row("psql", f"psql '{database_url.replace('+psycopg2', '')}'")
+    table.add_row(
+        "Topics", f"{settings.topic_raw}, {settings.topic_classified}, {settings.topic_dlq}"
+    )
+    table.add_row("Dashboard views", "v_headlines, v_topic_sentiment_5m")
+    table.add_row("Workers", ", ".join(s.name for s in plan.specs))
+    if plan.receiver_url:
+        table.add_row("Demo alerts", plan.receiver_url.removesuffix("alerts"))
+    table.add_row("Logs", str(settings.state_dir / "logs"))
+    table.add_row("State", str(settings.state_dir))
+    return table
+
+
+def run_up(settings: Settings, options: UpOptions, console: Console) -> None:
+    """Everything `tapewatch up` does, until SIGINT/SIGTERM."""
+    from sqlalchemy import create_engine
+
+    from tapewatch.stack import start_stack
+
+    started_at = options.started_at or time.time()
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # Alembic announces its plugins at INFO; the terminal is for what the pipeline does.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    with console.status("starting Kafka and PostgreSQL, applying migrations…"):
+        stack = start_stack(settings)
+    supervisor: Supervisor | None = None
+    collector: Collector | None = None
+    try:
+        plan = plan_children(settings, options, stack.kafka_bootstrap, stack.database_url)
+        console.print(_banner(settings, stack.kafka_bootstrap, stack.database_url, plan))
+        for note in plan.notes:
+            console.print(f"[yellow]{note}[/]")
+        console.print("Press Ctrl-C to stop.")
+        supervisor = Supervisor(plan.specs, settings.state_dir / "logs")
+        if not stop.is_set():
+            supervisor.start()
+        names = {s.name for s in plan.specs}
+        collector = Collector(
+            create_engine(stack.database_url, pool_size=1, pool_pre_ping=True),
+            ingest_metrics_url=f"http://127.0.0.1:{settings.ingest.metrics_port}/metrics",
+            classify_metrics_url=(
+                f"http://127.0.0.1:{settings.classify.metrics_port}/metrics"
+                if settings.classify.metrics_port and "classify" in names
+                else None
+            ),
+            received_path=plan.received_path,
+            started_at=datetime.fromtimestamp(started_at, UTC),
+        )
+        dashboard = console.is_terminal if options.dashboard is None else options.dashboard
+        header = (
+            f"Tapewatch · Kafka {stack.kafka_bootstrap} · "
+            f"psql '{stack.database_url.replace('+psycopg2', '')}'"
+            + (f" · alerts {plan.receiver_url.removesuffix('alerts')}" if plan.receiver_url else "")
+            + " · Ctrl-C to stop"
+        )
+        if dashboard:
+            _loop_live(supervisor, collector, stop, console, header, started_at)
+        else:
+            _loop_plain(supervisor, collector, stop, started_at)
+    finally:
+        with console.status("stopping workers, then Kafka and PostgreSQL…"):
+            if supervisor is not None:
+                supervisor.stop()
+            if collector is not None:
+                collector.close()
+            stack.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        console.print("stopped; all data kept under", str(settings.state_dir))
+
+
+def _loop_plain(
+    supervisor: Supervisor,
+    collector: Collector,
+    stop: threading.Event,
+    started_at: float,
+) -> None:
+    events = Events(started_at, log.info)
+    last_refresh = last_line = 0.0
+    while not stop.is_set():
+        supervisor.check()
+        now = time.monotonic()
+        if now - last_refresh >= REFRESH_S:
+            last_refresh = now
+            snap = collector.collect()
+            events.update(snap)
+            if now - last_line >= PLAIN_EVERY_S:
+                last_line = now
+                log.info("%s", summary_line(snap))
+        stop.wait(0.5)
+
+
+def _loop_live(
+    supervisor: Supervisor,
+    collector: Collector,
+    stop: threading.Event,
+    console: Console,
+    header: str,
+    started_at: float,
+) -> None:
+    from rich.live import Live
+    from rich.logging import RichHandler
+
+    # Log lines print above the live view instead of tearing through it.
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers[:] = [RichHandler(console=console, show_path=False)]
+    events = Events(started_at, log.info)
+    try:
+        with Live(console=console, refresh_per_second=2, transient=False) as live:
+            last_refresh = 0.0
+            while not stop.is_set():
+                supervisor.check()
+                now = time.monotonic()
+                if now - last_refresh >= REFRESH_S:
+                    last_refresh = now
+                    snap = collector.collect()
+                    snap.workers = supervisor.status()
+                    events.update(snap)
+                    uptime = time.strftime("%H:%M:%S", time.gmtime(time.time() - started_at))
+                    live.update(render(snap, f"{header} · up {uptime}"))
+                stop.wait(0.25)
+    finally:
+        root.handlers[:] = saved
