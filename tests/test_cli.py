@@ -10,8 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from classify.model import new_model, save_model
 from tapewatch.local.proc import free_port
 from tests.conftest import shared_tmp
+from tests.tiny_model import build_tiny_base
 
 BIN = Path(sys.executable).parent / "tapewatch"
 
@@ -47,37 +51,76 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-def test_up_starts_services_says_where_and_stops_cleanly() -> None:
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = build_tiny_base(tmp_path_factory.mktemp("base"))
+    model, tokenizer = new_model(str(base), max_length=32, head_dropout=0.1)
+    out = tmp_path_factory.mktemp("model")
+    save_model(model, tokenizer, out)
+    return out
+
+
+def _read_until(
+    proc: subprocess.Popen[str], marker: str, output: list[str], timeout: float
+) -> bool:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            return False
+        output.append(line)
+        if marker in line:
+            return True
+    return False
+
+
+def test_up_starts_services_and_workers_restarts_a_crash_and_stops_cleanly(
+    tiny_model_dir: Path,
+) -> None:
     tmp_path = shared_tmp("tapewatch-up-")
     kafka_port, pg_port = free_port(), free_port()
     env = _env(
         TAPEWATCH_STATE_DIR=str(tmp_path / "state"),
         TAPEWATCH_KAFKA_PORT=str(kafka_port),
         TAPEWATCH_POSTGRES_PORT=str(pg_port),
+        TAPEWATCH_MODEL_DIR=str(tiny_model_dir),
+        TAPEWATCH_INGEST__METRICS_PORT=str(free_port()),
+        TAPEWATCH_INGEST__PUSH_PORT=str(free_port()),
+        TAPEWATCH_CLASSIFY__METRICS_PORT=str(free_port()),
+        TAPEWATCH_ALERTS__METRICS_PORT=str(free_port()),
         COLUMNS="200",
     )
-    proc = subprocess.Popen([BIN, "up"], env=env, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    output = ""
-    deadline = time.monotonic() + 120
-    while "Press Ctrl-C" not in output and time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        output += line
-    assert "Press Ctrl-C" in output, output
-    assert f"127.0.0.1:{kafka_port}" in output
-    assert f"127.0.0.1:{pg_port}" in output
-    assert "v_topic_sentiment_5m" in output
+    proc = subprocess.Popen(
+        [BIN, "up", "--no-demo", "--no-feeds", "--no-dashboard"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    output: list[str] = []
+    assert _read_until(proc, "started alerts", output, 120), "".join(output)
+    text = "".join(output)
+    assert "Press Ctrl-C" in text
+    assert f"127.0.0.1:{kafka_port}" in text
+    assert f"127.0.0.1:{pg_port}" in text
+    assert "v_topic_sentiment_5m" in text
+    assert "started ingest" in text and "started classify" in text
     children = _children(proc.pid)
-    assert len(children) >= 2  # the broker JVM and the postmaster (with its workers)
+    assert len(children) >= 5  # broker JVM, postmaster (and its workers), the three workers
+
+    alerts_pid = int(text.split("started alerts (pid ")[1].split(")")[0])
+    os.kill(alerts_pid, signal.SIGKILL)
+    assert _read_until(proc, "restarted alerts", output, 60), "".join(output)
+    assert "alerts exited with code -9; restarting" in "".join(output)
+    children |= _children(proc.pid)
 
     proc.send_signal(signal.SIGINT)
-    _, rest = proc.communicate(timeout=90)
+    _, rest = proc.communicate(timeout=120)
     assert proc.returncode == 0, rest
-    assert "stopped; all data kept" in output + rest
+    assert "stopped; all data kept" in rest
     alive = [pid for pid in children if Path(f"/proc/{pid}").exists()]
     assert alive == [], f"processes left behind: {alive}"
     # Data persisted for the next run.
     assert (tmp_path / "state" / "postgres" / "pgdata" / "PG_VERSION").exists()
     assert (tmp_path / "state" / "kafka" / "logs" / "meta.properties").exists()
+    assert (tmp_path / "state" / "logs" / "classify.log").exists()
