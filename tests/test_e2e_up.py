@@ -1,0 +1,112 @@
+"""End to end: `tapewatch up` with the demo replay as the only source, the shipped model, the
+real broker and PostgreSQL. Headlines reach the views, the scenario's burst fires an alert
+that the local receiver gets, and Ctrl-C leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg2
+
+from tapewatch.demo.receiver import read_received
+from tapewatch.local.proc import free_port
+from tapewatch.settings import Settings
+from tapewatch.supervisor import REFRESH_S
+from tests.conftest import shared_tmp
+from tests.test_cli import _children
+
+BIN = Path(sys.executable).parent / "tapewatch"
+ALERT_DEADLINE_S = 300
+
+
+def test_up_demo_flows_into_views_fires_an_alert_and_stops_cleanly() -> None:
+    model_dir = Settings().model_dir  # the shipped model: only it tells negative from not
+    tmp_path = shared_tmp("tapewatch-e2e-")
+    state = tmp_path / "state"
+    pg_port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAPEWATCH_")}
+    env |= {
+        "TAPEWATCH_STATE_DIR": str(state),
+        "TAPEWATCH_MODEL_DIR": str(model_dir),
+        "TAPEWATCH_KAFKA_PORT": str(free_port()),
+        "TAPEWATCH_POSTGRES_PORT": str(pg_port),
+        "TAPEWATCH_INGEST__METRICS_PORT": str(free_port()),
+        "TAPEWATCH_INGEST__PUSH_PORT": str(free_port()),
+        "TAPEWATCH_CLASSIFY__METRICS_PORT": str(free_port()),
+        "TAPEWATCH_ALERTS__METRICS_PORT": str(free_port()),
+        "COLUMNS": "200",
+    }
+    command = [
+        BIN,
+        "up",
+        "--no-feeds",
+        "--no-dashboard",
+        "--receiver-port",
+        str(free_port()),
+        "--demo-burst-after",
+        "20",
+        "--demo-backfill-minutes",
+        "20",
+    ]
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+
+    def _drain() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+
+    reader = threading.Thread(target=_drain, daemon=True)
+    reader.start()
+    received_path = state / "demo" / "alerts-received.jsonl"
+    seen: set[int] = set()
+    deadline = time.monotonic() + ALERT_DEADLINE_S
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen |= _children(proc.pid)  # every process it ever ran, restarts included
+            if any(r["payload"]["event"] == "firing" for r in read_received(received_path)):
+                break
+            time.sleep(2)
+        time.sleep(REFRESH_S * 2)  # one more refresh of the supervisor's view to report it
+        output = "".join(lines)
+        received = read_received(received_path)
+        assert any(r["payload"]["event"] == "firing" for r in received), output
+
+        conn = psycopg2.connect(
+            host="127.0.0.1", port=pg_port, user="tapewatch", dbname="tapewatch"
+        )
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*), count(topic) FROM v_headlines WHERE source = 'demo-replay'"
+            )
+            headlines, classified = cur.fetchone()
+            cur.execute(
+                "SELECT sum(headlines), sum(negative) FROM v_topic_sentiment_5m "
+                "WHERE bucket >= now() - interval '10 minutes'"
+            )
+            recent, negative = cur.fetchone()
+            cur.execute("SELECT topic FROM alerts WHERE fired_at IS NOT NULL")
+            fired = {row[0] for row in cur.fetchall()}
+        conn.close()
+        assert headlines > 1000 and classified == headlines
+        assert recent > 500 and negative > 0
+        topic = received[0]["payload"]["alert"]["topic"]
+        assert topic in fired
+    finally:
+        seen |= _children(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=180)
+        reader.join(timeout=10)
+    output = "".join(lines)
+    assert proc.returncode == 0, output[-3000:]
+    assert "stopped; all data kept" in output
+    assert "first classified headline" in output
+    assert "alert received by the demo receiver: FIRING" in output
+    alive = [pid for pid in seen if Path(f"/proc/{pid}").exists()]
+    assert alive == [], f"processes left behind: {alive}"
