@@ -6,8 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint format bench system-deps venv clean
 
+# When `make run` began (read once, before the set-up): `tapewatch up` reports the time from
+# here to the first classified headline.
+STARTED_AT := $(shell date +%s.%N)
+
 run: system-deps venv
-	$(BIN)/tapewatch up
+	TAPEWATCH_STARTED_AT=$(STARTED_AT) $(BIN)/tapewatch up
 
 test: system-deps venv
 	$(BIN)/ruff check .
