@@ -236,6 +236,12 @@ def plan_children(
     specs.append(ChildSpec("alerts", _python("-m", "tapewatch.cli", "worker", "alerts"), base))
     if demo:
         push_url = f"http://127.0.0.1:{settings.ingest.push_port}/headlines"
+        classify_port = settings.classify.metrics_port
+        lag_args = (
+            ["--lag-url", f"http://127.0.0.1:{classify_port}/metrics"]
+            if classify_port and any(s.name == "classify" for s in specs)
+            else []
+        )
         specs.append(
             ChildSpec(
                 "demo",
@@ -250,6 +256,7 @@ def plan_children(
                     str(options.demo_burst_after_s),
                     "--backfill-minutes",
                     str(options.demo_backfill_minutes),
+                    *lag_args,
                 ),
                 base,
             )

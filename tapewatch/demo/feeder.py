@@ -5,6 +5,11 @@ history with past publication times (skipped when the database already holds rec
 history, so a restart does not double it), then streams headlines at a steady rate, each
 stamped with the current time, under the source name ``demo-replay``. Every run gets its own
 link prefix, so the ingest seen-set does not drop a headline the previous run already sent.
+
+The feeder holds back while the classifier is behind (its consumer lag, read from its metrics
+endpoint, above a few seconds' worth of headlines): the scenario's clock stops, so on a machine
+that classifies slower than the demo rate the burst still lands in the alert windows on time
+instead of behind an ever-growing backlog.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ LINK_PREFIX = "https://demo.tapewatch.invalid"
 TICK_S = 0.25  # push what is due four times a second: paced, without one request per headline
 PUSH_CHUNK = 500
 RETRY_PAUSE_S = 2.0
+LAG_SECONDS = 5.0  # hold back while the classifier is more than this many seconds of stream behind
+MIN_MAX_LAG = 100
 
 
 class Feeder:
@@ -47,6 +54,7 @@ class Feeder:
         *,
         source: str = DEMO_SOURCE,
         run_id: str | None = None,
+        lag_url: str | None = None,
     ) -> None:
         self.push_url = push_url
         self.scenario = scenario
@@ -55,7 +63,23 @@ class Feeder:
         self.source = source
         self.run_id = run_id or uuid.uuid4().hex[:8]
         self.sent = 0
+        self.lag_url = lag_url
+        self.max_lag = max(MIN_MAX_LAG, int(scenario.rate_per_s * LAG_SECONDS))
+        self.held_s = 0.0
         self._client = httpx.Client(timeout=httpx.Timeout(30.0))
+
+    def classifier_lag(self) -> float | None:
+        """The classify worker's consumer lag, or None when it cannot be read."""
+        if self.lag_url is None:
+            return None
+        try:
+            response = self._client.get(self.lag_url, timeout=2.0)
+        except httpx.HTTPError:
+            return None
+        for line in response.text.splitlines():
+            if line.startswith("tapewatch_classify_consumer_lag "):
+                return float(line.split()[1])
+        return None
 
     def _doc(self, item: Planned, seq: int, published: datetime) -> dict[str, Any]:
         return {
@@ -108,7 +132,25 @@ class Feeder:
         pending = next(live)
         seq = 0
         in_burst = False
+        holding = False
+        last_lag_check = 0.0
         while not self.stop.is_set():
+            if time.monotonic() - last_lag_check >= 1.0:
+                last_lag_check = time.monotonic()
+                lag = self.classifier_lag()
+                if (lag is not None and lag > self.max_lag) != holding:
+                    holding = not holding
+                    log.info(
+                        "demo: %s (classifier lag %.0f)",
+                        "holding back until the classifier catches up" if holding else "resuming",
+                        lag or 0,
+                    )
+            if holding:
+                # The scenario's clock stands still while we wait.
+                started += TICK_S
+                self.held_s += TICK_S
+                self.stop.wait(TICK_S)
+                continue
             elapsed = time.monotonic() - started
             due: list[dict[str, Any]] = []
             now = datetime.now(UTC)
@@ -169,6 +211,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backfill-minutes", type=float, default=Scenario.backfill_minutes)
     parser.add_argument("--backfill-per-minute", type=float, default=Scenario.backfill_per_minute)
     parser.add_argument("--source", default=DEMO_SOURCE)
+    parser.add_argument("--lag-url", help="classify metrics URL: hold back while it lags")
     return parser.parse_args(argv)
 
 
@@ -194,7 +237,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _on_signal)
-    feeder = Feeder(args.push_url, scenario, Stream(pools, scenario), stop, source=args.source)
+    feeder = Feeder(
+        args.push_url,
+        scenario,
+        Stream(pools, scenario),
+        stop,
+        source=args.source,
+        lag_url=args.lag_url,
+    )
     try:
         if not feeder.wait_for_ingest():
             return

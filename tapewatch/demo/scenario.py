@@ -93,7 +93,7 @@ class Scenario:
     rate_per_s: float = 20.0
     burst_after_s: float = 60.0
     burst_seconds: float = 240.0
-    burst_share: float = 0.2
+    burst_share: float = 0.25
     backfill_minutes: float = 60.0
     backfill_per_minute: float = 40.0
     seed: int = 7
