@@ -5,7 +5,7 @@ the demo webhook receiver, the ingest, classify and alerts workers, and the demo
 child gets its settings as TAPEWATCH_* variables derived from the one Settings object, writes
 its log to ``<state_dir>/logs/<name>.log``, and carries a death signal, so no child outlives a
 supervisor that was killed outright. A child that exits is restarted with exponential back-off
-(reset once it has run a while), and the supervisor says so. Ctrl-C or SIGTERM stops the
+(reset once it has run a while), and the supervisor says so. Ctrl-C, SIGTERM or SIGHUP stop the
 workers first (SIGTERM, then SIGKILL after a grace period), then Kafka and PostgreSQL; all
 data stays under the state directory for the next run.
 """
@@ -72,7 +72,11 @@ class Child:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            preexec_fn=child_setup(),  # own session (no Ctrl-C of its own), death signal
+            # Own session: Ctrl-C reaches the supervisor only, which stops the workers in
+            # order. SIGKILL as the death signal: a worker still shutting down when its
+            # supervisor was killed outright must not linger (what it had acknowledged is
+            # stored; the rest is redelivered to the next run).
+            preexec_fn=child_setup(death_signal=signal.SIGKILL),
         )
         self.started_at = time.monotonic()
         self.restart_at = None
@@ -318,7 +322,7 @@ def _banner(settings: Settings, kafka: str, database_url: str, plan: Plan) -> Ta
 
 
 def run_up(settings: Settings, options: UpOptions, console: Console) -> None:
-    """Everything `tapewatch up` does, until SIGINT/SIGTERM."""
+    """Everything `tapewatch up` does, until SIGINT, SIGTERM or SIGHUP."""
     from sqlalchemy import create_engine
 
     from tapewatch.stack import start_stack
@@ -329,7 +333,9 @@ def run_up(settings: Settings, options: UpOptions, console: Console) -> None:
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP too: a closed terminal must stop everything cleanly, not kill us mid-shutdown.
+    stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in stop_signals}
     # Alembic announces its plugins at INFO; the terminal is for what the pipeline does.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     with console.status("starting Kafka and PostgreSQL, applying migrations…"):
