@@ -27,6 +27,7 @@ ALERT_DEADLINE_S = 300
 
 def test_up_demo_flows_into_views_fires_an_alert_and_stops_cleanly() -> None:
     model_dir = Settings().model_dir  # the shipped model: only it tells negative from not
+    assert (model_dir / "tapewatch_config.json").is_file(), f"no trained model in {model_dir}"
     tmp_path = shared_tmp("tapewatch-e2e-")
     state = tmp_path / "state"
     pg_port = free_port()
