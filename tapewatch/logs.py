@@ -35,5 +35,5 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Client libraries are chatty at INFO; their warnings still show.
-    for noisy in ("kafka", "aiokafka", "alembic.runtime.migration", "httpx", "faust", "mode"):
+    for noisy in ("kafka", "aiokafka", "alembic", "httpx", "faust", "mode"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -31,7 +31,7 @@ def test_db_upgrade_and_current(empty_database_url: str) -> None:
     up = subprocess.run([BIN, "db", "upgrade"], env=env, capture_output=True, text=True)
     assert up.returncode == 0, up.stderr
     cur = subprocess.run([BIN, "db", "current"], env=env, capture_output=True, text=True)
-    assert cur.stdout.strip() == "0002"
+    assert cur.stdout.strip() == "0003"
     down = subprocess.run([BIN, "db", "downgrade", "base"], env=env, capture_output=True, text=True)
     assert down.returncode == 0, down.stderr
     cur = subprocess.run([BIN, "db", "current"], env=env, capture_output=True, text=True)

@@ -48,6 +48,18 @@ VIEW_COLUMNS = {
         "positive",
         "mean_negative_probability",
     ],
+    "v_alerts": [
+        "id",
+        "topic",
+        "rule",
+        "state",
+        "started_at",
+        "fired_at",
+        "ended_at",
+        "last_evaluated_at",
+        "last_notified_at",
+        "evidence",
+    ],
 }
 
 
@@ -189,7 +201,11 @@ def test_readonly_role_reads_views_and_cannot_write(
             assert cur.fetchone() == (1,)
             cur.execute("SELECT count(*) FROM v_topic_sentiment_5m")
             assert cur.fetchone() == (1,)
+            cur.execute("SELECT count(*) FROM v_alerts")
+            assert cur.fetchone() == (0,)
             forbidden = [
+                "SELECT * FROM alerts",
+                "SELECT * FROM alert_notifications",
                 "SELECT * FROM headlines",
                 "SELECT * FROM classifications",
                 "INSERT INTO headlines (id, source, title, published_at, ingested_at) "
