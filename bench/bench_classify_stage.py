@@ -35,6 +35,7 @@ from classify.data import load_split
 from classify.predictor import Predictor, configure_cpu_threads
 from storage.migrate import upgrade
 from tapewatch.local import LocalKafka, LocalPostgres
+from tapewatch.local.proc import child_setup
 from tapewatch.settings import Settings
 from tapewatch.topics import ensure_topics
 
@@ -90,6 +91,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the fixed-rate run")
     parser.add_argument("--max-batch", type=int, default=64)
     parser.add_argument("--max-wait-ms", type=int, default=200)
+    parser.add_argument("--worker-log", type=Path, help="write the worker's INFO log here")
     args = parser.parse_args()
 
     topic_ex, sentiment_ex = load_split(args.data_dir, "valid")
@@ -118,7 +120,7 @@ def main() -> None:
             "TAPEWATCH_CLASSIFY__METRICS_PORT": "0",
             "TAPEWATCH_CLASSIFY__MAX_BATCH": str(args.max_batch),
             "TAPEWATCH_CLASSIFY__MAX_WAIT_MS": str(args.max_wait_ms),
-            "TAPEWATCH_LOG_LEVEL": "WARNING",
+            "TAPEWATCH_LOG_LEVEL": "INFO" if args.worker_log else "WARNING",
         }
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
         watcher = RowWatcher(pg.dsn())
@@ -129,7 +131,11 @@ def main() -> None:
         backlog = [pool[i % len(pool)] for i in range(args.backlog)]
         produce(producer, cfg.topic_raw, backlog, 0, sent)
         producer.flush()
-        worker = subprocess.Popen([BIN, "worker", "classify"], env=env)
+        log = args.worker_log.open("wb") if args.worker_log else None
+        # The death signal: the worker must not outlive this script if it is interrupted.
+        worker = subprocess.Popen(
+            [BIN, "worker", "classify"], env=env, stdout=log, stderr=log, preexec_fn=child_setup()
+        )
         while len(watcher.seen) < args.backlog:
             time.sleep(0.1)
             if worker.poll() is not None:
