@@ -115,3 +115,11 @@ def test_broker_dies_with_a_killed_parent(tmp_path: Path) -> None:
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     assert wait_until(lambda: not _alive(jvm_pid), timeout=30), "broker JVM outlived its parent"
+
+
+def test_cluster_ids_never_look_like_options() -> None:
+    from tapewatch.local.kafka import cluster_id
+
+    ids = {cluster_id() for _ in range(5000)}
+    assert len(ids) == 5000
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)

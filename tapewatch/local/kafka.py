@@ -77,9 +77,15 @@ def ensure_jars(version: str, cache_dir: Path) -> Path:
     return libs
 
 
-def _cluster_id() -> str:
-    # Kafka cluster ids are 16 random bytes, URL-safe base64 without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def cluster_id() -> str:
+    """16 random bytes, URL-safe base64 without padding, as Kafka makes them.
+
+    Like Kafka, never one that starts with '-': a command line would read it as an option.
+    """
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 class LocalKafka:
@@ -176,9 +182,8 @@ class LocalKafka:
                 libs,
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                _cluster_id(),
-                "-c",
+                f"--cluster-id={cluster_id()}",
+                "--config",
                 str(config),
                 heap="256m",
             )
