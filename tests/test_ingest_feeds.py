@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import select
 
 from ingest.config import FeedSpec, IngestConfig
@@ -27,8 +26,8 @@ from ingest.producer import HeadlinePublisher
 from ingest.sources.rss import FeedPoller, PollResult
 from storage.db import make_engine, session_scope
 from storage.models import FeedState
-from tapewatch.events import Headline, decode_headline
 from tapewatch.local import LocalKafka
+from tests.kafka_helpers import consume_headlines, topic_size
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 ETAG = '"v1"'
@@ -218,42 +217,13 @@ def ingest(kafka: LocalKafka, topic_name: str, database_url: str) -> Iterator[In
     ing.close()
 
 
-def _topic_size(bootstrap: str, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
-        return sum(ends.values())
-    finally:
-        consumer.close()
-
-
-def _consume(bootstrap: str, topic: str) -> list[tuple[bytes, Headline]]:
-    """Every message in the topic, read from the beginning."""
-    want = _topic_size(bootstrap, topic)
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=10_000,
-    )
-    got = []
-    for message in consumer:
-        got.append((message.key, decode_headline(message.value)))
-        if len(got) >= want:
-            break
-    consumer.close()
-    return got
-
-
 def test_new_items_reach_kafka_once_with_key_and_schema_and_304_adds_nothing(
     ingest: Ingest, feed_server: FeedServer, kafka: LocalKafka, topic_name: str
 ) -> None:
     poller = ingest.poller("example-markets", feed_server.url("/markets.xml"))
     first = poller.poll()
     assert first.status == "ok" and first.outcome is not None
-    messages = _consume(kafka.bootstrap, topic_name)
+    messages = consume_headlines(kafka.bootstrap, topic_name)
     # Five items: two have no title and are rejected; the other three are published once.
     assert len(messages) == 3
     by_title = {h.title: (key, h) for key, h in messages}
@@ -293,7 +263,7 @@ def test_new_items_reach_kafka_once_with_key_and_schema_and_304_adds_nothing(
     assert second.status == "not_modified"
     assert feed_server.hits("/markets.xml")[-1].get("if-none-match") == ETAG
     assert feed_server.hits("/markets.xml")[-1].get("if-modified-since") == LAST_MODIFIED
-    assert _topic_size(kafka.bootstrap, topic_name) == 3
+    assert topic_size(kafka.bootstrap, topic_name) == 3
     assert ingest.count("ingest_not_modified_total", source="example-markets") == 1
     assert ingest.count("ingest_last_success_timestamp_seconds", source="example-markets") > 0
 
@@ -306,7 +276,7 @@ def test_a_restart_republishes_nothing(
     assert first.poller("markets", url).poll().status == "ok"
     assert first.poller("markets", url).poll().outcome.new == []  # re-poll: all duplicates
     first.close()
-    assert _topic_size(kafka.bootstrap, topic_name) == 3
+    assert topic_size(kafka.bootstrap, topic_name) == 3
 
     restarted = Ingest(_config(), kafka.bootstrap, topic_name, database_url)
     result = restarted.poller("markets", url).poll()
@@ -314,7 +284,7 @@ def test_a_restart_republishes_nothing(
     assert result.status == "ok" and result.outcome is not None
     assert result.outcome.new == [] and result.outcome.duplicates == 3
     assert len(feed_server.hits("/plain/markets.xml")) == 3
-    assert _topic_size(kafka.bootstrap, topic_name) == 3
+    assert topic_size(kafka.bootstrap, topic_name) == 3
 
 
 def test_the_same_story_in_two_feeds_shares_a_cluster_id(
@@ -322,7 +292,7 @@ def test_the_same_story_in_two_feeds_shares_a_cluster_id(
 ) -> None:
     ingest.poller("markets", feed_server.url("/markets.xml")).poll()
     ingest.poller("wire", feed_server.url("/gzip.xml")).poll()  # gzip-encoded Atom
-    headlines = {h.title: h for _, h in _consume(kafka.bootstrap, topic_name)}
+    headlines = {h.title: h for _, h in consume_headlines(kafka.bootstrap, topic_name)}
     assert len(headlines) == 5
     original = headlines["Fed holds rates steady, signals two cuts later this year"]
     copy = headlines[
@@ -342,7 +312,7 @@ def test_a_latin1_feed_is_decoded(
     ingest: Ingest, feed_server: FeedServer, kafka: LocalKafka, topic_name: str
 ) -> None:
     assert ingest.poller("bourse", feed_server.url("/latin1.xml")).poll().status == "ok"
-    [(_, headline)] = _consume(kafka.bootstrap, topic_name)
+    [(_, headline)] = consume_headlines(kafka.bootstrap, topic_name)
     assert headline.title == "Société Générale relève ses objectifs, le titre gagne 3 £"
 
 
@@ -388,7 +358,7 @@ def test_bad_sources_are_counted_recorded_backed_off_and_harm_no_other_feed(
 
     # A healthy feed on the same worker is unaffected.
     assert ingest.poller("good", feed_server.url("/markets.xml")).poll().status == "ok"
-    assert _topic_size(kafka.bootstrap, topic_name) == 3
+    assert topic_size(kafka.bootstrap, topic_name) == 3
 
 
 def test_failures_back_off_exponentially_and_success_resets(

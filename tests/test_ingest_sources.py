@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import func, select
 
 from ingest.config import IngestConfig
@@ -27,38 +26,11 @@ from ingest.sources.replay import ReplaySource
 from ingest.worker import IngestWorker
 from storage.db import make_engine, session_scope
 from storage.models import SeenHeadline
-from tapewatch.events import Headline, decode_headline
 from tapewatch.local import LocalKafka
 from tapewatch.settings import Settings
+from tests.kafka_helpers import consume_headlines, topic_size
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
-
-
-def _topic_size(bootstrap: str, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
-        return sum(ends.values())
-    finally:
-        consumer.close()
-
-
-def _consume(bootstrap: str, topic: str, want: int) -> list[tuple[bytes, Headline]]:
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=20_000,
-    )
-    got = []
-    for message in consumer:
-        got.append((message.key, decode_headline(message.value)))
-        if len(got) >= want:
-            break
-    consumer.close()
-    return got
 
 
 class Parts:
@@ -124,7 +96,7 @@ def test_jsonl_replay_publishes_valid_rows_once_and_counts_bad_ones(
     path.write_text("\n".join(lines) + "\n")
     outcome = _replay(parts, path).run()
     assert outcome.published == 3
-    got = {h.title: (key, h) for key, h in _consume(kafka.bootstrap, topic_name, 3)}
+    got = {h.title: (key, h) for key, h in consume_headlines(kafka.bootstrap, topic_name, 3)}
     assert set(got) == {"Fed holds rates", "Bank posts loss", "Naive time"}
     key, bank = got["Bank posts loss"]
     assert key == bank.id.encode() and bank.source == "wire-x" and bank.tickers == ["ABC"]
@@ -138,7 +110,7 @@ def test_jsonl_replay_publishes_valid_rows_once_and_counts_bad_ones(
 
     again = _replay(parts, path).run()
     assert again.published == 0 and again.duplicates == 3
-    assert _topic_size(kafka.bootstrap, topic_name) == 3
+    assert topic_size(kafka.bootstrap, topic_name) == 3
 
 
 def test_csv_replay_with_time_compression_and_progress(
@@ -154,7 +126,7 @@ def test_csv_replay_with_time_compression_and_progress(
     outcome = _replay(parts, path, speedup=600.0, progress=True).run()  # 10 minutes -> 1 s
     assert time.monotonic() - started >= 0.9  # the gap between the rows was replayed
     assert outcome.published == 2
-    got = {h.title: h for _, h in _consume(kafka.bootstrap, topic_name, 2)}
+    got = {h.title: h for _, h in consume_headlines(kafka.bootstrap, topic_name, 2)}
     assert got["Stocks open higher, $SPY up"].tickers == ["SPY"]
     assert got["Yields slip"].tickers == ["TLT", "IEF"]
 
@@ -191,7 +163,7 @@ def test_push_accepts_valid_headlines_once(
     first = httpx.post(f"{push}/headlines", json=doc)
     assert first.status_code == 202
     assert first.json()["accepted"] == 2 and len(first.json()["new"]) == 2
-    got = {h.title: (key, h) for key, h in _consume(kafka.bootstrap, topic_name, 2)}
+    got = {h.title: (key, h) for key, h in consume_headlines(kafka.bootstrap, topic_name, 2)}
     key, chip = got["Chipmaker raises outlook"]
     assert key == chip.id.encode() and chip.id in first.json()["new"]
     assert chip.url == "https://c.example/1" and chip.source == "partner-wire"
@@ -201,7 +173,7 @@ def test_push_accepts_valid_headlines_once(
 
     again = httpx.post(f"{push}/headlines", json=doc[0])
     assert again.status_code == 202 and again.json() == {"accepted": 1, "new": [], "duplicates": 1}
-    assert _topic_size(kafka.bootstrap, topic_name) == 2
+    assert topic_size(kafka.bootstrap, topic_name) == 2
     assert httpx.get(f"{push}/healthz").status_code == 200
 
 
@@ -224,7 +196,7 @@ def test_push_refuses_invalid_input_and_publishes_nothing(
         f"{push}/headlines", content=body, headers={"Content-Type": "application/json"}
     )
     assert response.status_code == status
-    assert _topic_size(kafka.bootstrap, topic_name) == 0
+    assert topic_size(kafka.bootstrap, topic_name) == 0
 
 
 def test_push_answers_503_and_remembers_nothing_when_kafka_does_not_confirm(
@@ -342,7 +314,7 @@ def test_the_worker_runs_feeds_replay_and_push_and_flushes_on_stop(
             f"http://127.0.0.1:{worker.push.port}/headlines", json={"title": "Pushed headline"}
         )
         assert pushed.status_code == 202
-        got = _consume(kafka.bootstrap, topic_name, 5)
+        got = consume_headlines(kafka.bootstrap, topic_name, 5)
         labels = {"source": "hanging", "kind": "hard_timeout"}
         deadline = time.monotonic() + 20
         while worker.metrics.registry.get_sample_value("ingest_errors_total", labels) is None:
