@@ -14,6 +14,8 @@ import asyncio
 import base64
 import json
 import logging
+import os
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -209,10 +211,34 @@ def build_app(
     return app
 
 
-def run(settings: Settings) -> None:
-    """`tapewatch worker classify`: run until SIGINT/SIGTERM."""
+def _bounded_worker(app: faust.App, settings: Settings) -> Any:
+    """Faust's worker with a bounded shutdown.
+
+    Faust's orderly stop waits on the broker (final commit, producer flush); with the broker
+    gone it waits forever. Exiting after a grace period is safe: offsets are acknowledged only
+    after a batch is stored, so whatever was in flight is re-delivered to the next worker.
+    """
     from faust.worker import Worker
 
+    grace = settings.classify.shutdown_grace_s
+
+    def force_exit() -> None:
+        log.error("shutdown did not finish within %.0fs (is Kafka reachable?); exiting now", grace)
+        logging.shutdown()
+        os._exit(3)
+
+    class BoundedWorker(Worker):
+        def _schedule_shutdown(self, signal: Any) -> None:
+            timer = threading.Timer(grace, force_exit)
+            timer.daemon = True
+            timer.start()
+            super()._schedule_shutdown(signal)
+
+    return BoundedWorker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+
+
+def run(settings: Settings) -> None:
+    """`tapewatch worker classify`: run until SIGINT/SIGTERM."""
     bootstrap = settings.resolved_kafka_bootstrap()
     device = settings.device
     if settings.classify.gpu_index is not None:
@@ -234,6 +260,4 @@ def run(settings: Settings) -> None:
         predictor.version,
         bootstrap,
     )
-    Worker(
-        app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False
-    ).execute_from_commandline()
+    _bounded_worker(app, settings).execute_from_commandline()

@@ -27,3 +27,9 @@ class ClassifyConfig(BaseModel):
         default=0.5, gt=0, description="First wait after a failed database write; doubles."
     )
     db_retry_max_s: float = Field(default=15.0, gt=0, description="Longest wait between retries.")
+    shutdown_grace_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="After SIGTERM/SIGINT, exit anyway after this long (Faust can wait forever "
+        "on a broker that is gone; unacknowledged messages are re-delivered).",
+    )

@@ -274,3 +274,27 @@ def _gauge(port: int, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not exported on port {port}")
+
+
+def test_worker_stops_within_its_grace_when_the_broker_is_gone(
+    database_url: str, tiny_model_dir: Path
+) -> None:
+    """Faust alone would wait forever for a vanished broker; the worker exits after its grace."""
+    broker = LocalKafka(data_dir=shared_tmp("tapewatch-gone-"), cache_dir=Settings().cache_dir)
+    broker.start()
+    pipeline = Pipeline(broker, database_url, tiny_model_dir)
+    pipeline.env["TAPEWATCH_CLASSIFY__SHUTDOWN_GRACE_S"] = "5"
+    try:
+        sent = pipeline.produce(range(50))
+        worker = pipeline.start_worker("orphaned")
+        assert pipeline.wait_rows(50) == sorted(sent), pipeline.logs()
+        broker.stop()
+        time.sleep(3)
+        started = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+        assert time.monotonic() - started < 30, "the worker hung after SIGTERM"
+        assert "exiting now" in pipeline.logs(tail=10**7) or worker.returncode == 0
+    finally:
+        pipeline.close()
+        broker.stop()
