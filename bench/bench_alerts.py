@@ -15,7 +15,6 @@ import argparse
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +28,7 @@ from alerts.evaluator import evaluate
 from alerts.windows import WINDOW_COUNTS, Bounds
 from storage.db import make_engine
 from storage.migrate import upgrade
-from tapewatch.local import LocalPostgres
+from tapewatch.local import LocalPostgres, scratch_dir
 
 END = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 TOPICS = 20
@@ -125,8 +124,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="tapewatch-bench-"))
-    workdir.chmod(0o755)  # when run as root, PostgreSQL runs as 'postgres' and must reach it
+    workdir = scratch_dir("tapewatch-bench-")
     cluster = LocalPostgres(data_dir=workdir, durable=False)
     cluster.start()
     results = []

@@ -21,7 +21,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -34,18 +33,12 @@ from kafka import KafkaProducer
 from classify.data import load_split
 from classify.predictor import Predictor, configure_cpu_threads
 from storage.migrate import upgrade
-from tapewatch.local import LocalKafka, LocalPostgres
+from tapewatch.local import LocalKafka, LocalPostgres, scratch_dir
 from tapewatch.local.proc import child_setup
 from tapewatch.settings import Settings
 from tapewatch.topics import ensure_topics
 
 BIN = Path(sys.executable).parent / "tapewatch"
-
-
-def shared_tmp(prefix: str) -> Path:
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    path.chmod(0o755)  # PostgreSQL runs as 'postgres' when we are root
-    return path
 
 
 class RowWatcher(threading.Thread):
@@ -96,7 +89,7 @@ def main() -> None:
 
     topic_ex, sentiment_ex = load_split(args.data_dir, "valid")
     pool = [ex.text for ex in topic_ex + sentiment_ex]
-    work = shared_tmp("bench-stage-")
+    work = scratch_dir("bench-stage-")
     kafka = LocalKafka(data_dir=work / "kafka", cache_dir=settings.cache_dir)
     pg = LocalPostgres(data_dir=work / "pg", durable=True)
     worker = None

@@ -19,7 +19,6 @@ import argparse
 import json
 import random
 import shutil
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -37,7 +36,7 @@ from ingest.producer import HeadlinePublisher
 from ingest.sources.replay import ReplaySource, read_rows, row_to_item
 from storage.db import make_engine
 from storage.migrate import upgrade
-from tapewatch.local import LocalKafka, LocalPostgres
+from tapewatch.local import LocalKafka, LocalPostgres, scratch_dir
 from tapewatch.settings import Settings
 
 COMPANIES = (
@@ -157,8 +156,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     console = Console(stderr=True)
-    work = Path(tempfile.mkdtemp(prefix="tapewatch-bench-ingest-"))
-    work.chmod(0o755)
+    work = scratch_dir("tapewatch-bench-ingest-")
     settings = Settings()
     kafka = LocalKafka(
         data_dir=work / "kafka",
@@ -166,8 +164,6 @@ def main() -> None:
         version=settings.kafka_version,
         default_partitions=settings.topic_partitions,
     )
-    (work / "pg").mkdir()
-    (work / "pg").chmod(0o755)
     postgres = LocalPostgres(data_dir=work / "pg", durable=False)
     try:
         with console.status("starting Kafka and PostgreSQL…"):

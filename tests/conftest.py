@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,15 +15,11 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tapewatch.local import LocalKafka, LocalPostgres
+from tapewatch.local import LocalKafka, LocalPostgres, scratch_dir
 from tapewatch.settings import Settings
 
-
-def shared_tmp(prefix: str) -> Path:
-    # World-traversable: when tests run as root, PostgreSQL runs as 'postgres' and must reach it.
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    path.chmod(0o755)
-    return path
+# A temporary directory that PostgreSQL can reach also when the tests run as root.
+shared_tmp = scratch_dir
 
 
 @pytest.fixture(scope="session")

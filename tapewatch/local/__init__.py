@@ -4,6 +4,6 @@ Used by ``make run``/``tapewatch up`` and by the test suite, so both exercise th
 """
 
 from tapewatch.local.kafka import KafkaStartError, LocalKafka
-from tapewatch.local.postgres import LocalPostgres, PostgresStartError
+from tapewatch.local.postgres import LocalPostgres, PostgresStartError, scratch_dir
 
-__all__ = ["KafkaStartError", "LocalKafka", "LocalPostgres", "PostgresStartError"]
+__all__ = ["KafkaStartError", "LocalKafka", "LocalPostgres", "PostgresStartError", "scratch_dir"]

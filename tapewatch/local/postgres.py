@@ -13,6 +13,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,6 +59,17 @@ def _run_as() -> str | None:
             "(useradd --system postgres) or run as an ordinary user."
         ) from exc
     return "postgres"
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A new temporary directory a cluster can live in, also when we are root.
+
+    As root the server runs as 'postgres', which must be able to reach the directory, so it
+    is made world-traversable (the default for temporary directories is owner-only).
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
 
 
 class LocalPostgres:
