@@ -171,7 +171,6 @@ class ClassifyStage:
     def _lag(self) -> int:
         consumer = self.app.consumer
         assigned = [tp for tp in consumer.assignment() if tp.topic == self.settings.topic_raw]
-        telemetry.ASSIGNED_PARTITIONS.set(len(assigned))
         lag = 0
         for tp in assigned:
             highwater = consumer.highwater(tp)
@@ -199,6 +198,12 @@ def build_app(
     )
     raw = app.topic(settings.topic_raw, key_serializer="raw", value_serializer="raw")
     stage = ClassifyStage(app, settings, predictor, engine)
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app: faust.App, assigned: set[Any], **kwargs: Any) -> None:
+        # Updated on every rebalance, not only after a batch: an idle worker reports too.
+        held = [tp for tp in assigned if tp.topic == settings.topic_raw]
+        telemetry.ASSIGNED_PARTITIONS.set(len(held))
 
     @app.agent(raw)
     async def classify(stream: faust.StreamT) -> None:
