@@ -28,6 +28,10 @@ def write_card(directory: Path) -> Path:
         f"- Model version (content hash): `{training['model_version']}`",
         f"- Base encoder: `{training['base_model']}`",
         f"- Produced by: `{training['command']}`",
+        *(
+            f"- Distilled from teacher `{t['directory']}` (version `{t['model_version']}`)"
+            for t in training.get("teachers", [])
+        ),
         f"- Training time: {training['train_seconds'] / 60:.1f} min, {training['steps']} steps, "
         f"best epoch {training['best_epoch']} (torch {training['torch']})",
         "",

@@ -35,6 +35,16 @@ def train(
     lora: Annotated[bool, typer.Option(help="Train LoRA adapters instead of all weights.")] = False,
     class_weighting: Annotated[str, typer.Option(help="'sqrt' or 'none'.")] = "sqrt",
     patience: Annotated[int, typer.Option(help="Epochs without improvement to stop.")] = 1,
+    teacher: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Distil from this trained model directory (repeat for an ensemble).",
+        ),
+    ] = None,
+    distill_weight: Annotated[
+        float, typer.Option(help="Share of the soft-target loss when distilling (0-1).")
+    ] = 0.5,
+    distill_temperature: float = 2.0,
     max_steps: Annotated[int | None, typer.Option(help="Stop after N steps (smoke runs).")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_DATA_DIR.")] = None,
 ) -> None:
@@ -56,6 +66,9 @@ def train(
         lora=lora,
         class_weighting=class_weighting,
         patience=patience,
+        teachers=list(teacher or []),
+        distill_weight=distill_weight,
+        distill_temperature=distill_temperature,
         max_steps=max_steps,
         device=settings.device,
     )

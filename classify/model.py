@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,12 +128,29 @@ def resolve_base(base: str) -> Path:
     )
 
 
+def _with_fast_attention(build: Callable[[str], PreTrainedModel]) -> PreTrainedModel:
+    """SDPA attention where the architecture has it (BERT does), else the eager kernels.
+
+    Some encoders usable as bases or teachers (MPNet) refuse SDPA with a ValueError.
+    """
+    try:
+        return build("sdpa")
+    except ValueError as exc:
+        if "scaled_dot_product_attention" not in str(exc):
+            raise
+        return build("eager")
+
+
 def new_model(
     base: str, *, max_length: int, head_dropout: float
 ) -> tuple[HeadlineClassifier, PreTrainedTokenizerBase]:
     """Pretrained encoder from ``base`` with freshly initialised heads, and its tokenizer."""
     base_dir = resolve_base(base)
-    encoder = AutoModel.from_pretrained(base_dir, local_files_only=True, attn_implementation="sdpa")
+    encoder = _with_fast_attention(
+        lambda attn: AutoModel.from_pretrained(
+            base_dir, local_files_only=True, attn_implementation=attn
+        )
+    )
     tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
     config = ModelConfig(base_model=base, max_length=max_length, head_dropout=head_dropout)
     return HeadlineClassifier(encoder, config), tokenizer
@@ -169,7 +187,9 @@ def load_model(
     if not (directory / WEIGHTS).exists():
         raise ModelLoadError(f"{directory / WEIGHTS} not found")
     encoder_config = AutoConfig.from_pretrained(directory / ENCODER_DIR, local_files_only=True)
-    encoder = AutoModel.from_config(encoder_config, attn_implementation="sdpa")
+    encoder = _with_fast_attention(
+        lambda attn: AutoModel.from_config(encoder_config, attn_implementation=attn)
+    )
     model = HeadlineClassifier(encoder, config)
     state: dict[str, Any] = load_file(str(directory / WEIGHTS))
     missing, unexpected = model.load_state_dict(

@@ -23,9 +23,16 @@ from torch import Tensor
 from classify.batching import length_grouped_batches, pad
 from classify.card import write_card
 from classify.data import Example, data_files, holdout, load_split, sha256
+from classify.distill import distillation_loss, soften, teacher_probabilities
 from classify.labels import IGNORE, SENTIMENTS, TOPICS
 from classify.metrics import classification_report
-from classify.model import HeadlineClassifier, multitask_loss, new_model, save_model
+from classify.model import (
+    HeadlineClassifier,
+    model_version,
+    multitask_loss,
+    new_model,
+    save_model,
+)
 from classify.predictor import Predictor, configure_cpu_threads, pick_device
 from classify.sanitize import model_text
 
@@ -55,6 +62,9 @@ class TrainConfig:
     lora_rank: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.1
+    teachers: list[Path] = field(default_factory=list)  # distil from these trained models
+    distill_weight: float = 0.5  # share of the soft-target loss; the rest is the gold labels
+    distill_temperature: float = 2.0
     max_steps: int | None = None  # stop early (smoke tests); None = full epochs
     device: str = "auto"
     threads: int | None = None
@@ -159,6 +169,8 @@ def train(
 
     ``on_step(step, total_steps, loss)`` is called after every optimiser step (progress bars).
     """
+    if not 0.0 <= cfg.distill_weight <= 1.0 or cfg.distill_temperature <= 0:
+        raise ValueError("distill_weight must be in [0, 1] and distill_temperature > 0")
     started = time.monotonic()
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
@@ -179,6 +191,12 @@ def train(
     ids = tokenizer(
         [model_text(ex.text) for ex in train_ex], truncation=True, max_length=cfg.max_length
     )["input_ids"]
+    soft: tuple[Tensor, Tensor] | None = None
+    if cfg.teachers:
+        t_soft, s_soft = teacher_probabilities(
+            cfg.teachers, [ex.text for ex in train_ex], device=cfg.device
+        )
+        soft = soften(t_soft, cfg.distill_temperature), soften(s_soft, cfg.distill_temperature)
     topic_y = torch.tensor([ex.topic for ex in train_ex])
     sentiment_y = torch.tensor([ex.sentiment for ex in train_ex])
     t_weight = class_weights(topic_y.tolist(), len(TOPICS), cfg.class_weighting)
@@ -214,6 +232,15 @@ def train(
                 t_weight,
                 s_weight,
             )
+            if soft is not None:
+                kd = distillation_loss(
+                    t_logits,
+                    s_logits,
+                    soft[0][batch].to(device),
+                    soft[1][batch].to(device),
+                    cfg.distill_temperature,
+                )
+                loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -266,6 +293,14 @@ def _summary(report: dict[str, Any]) -> str:
     )
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def write_training_record(cfg: TrainConfig, result: TrainResult) -> None:
     """training.json: what produced this model (command, data hashes, hyper-parameters)."""
     files = {**data_files(cfg.data_dir, "train")}
@@ -277,10 +312,11 @@ def write_training_record(cfg: TrainConfig, result: TrainResult) -> None:
             for name, p in files.items()
         },
         "hyperparameters": {
-            k: str(v) if isinstance(v, Path) else v
-            for k, v in asdict(cfg).items()
-            if k not in {"data_dir", "output_dir"}
+            k: _plain(v) for k, v in asdict(cfg).items() if k not in {"data_dir", "output_dir"}
         },
+        "teachers": [
+            {"directory": str(t), "model_version": model_version(t)} for t in cfg.teachers
+        ],
         "model_version": result.model_version,
         "best_epoch": result.best_epoch,
         "steps": result.steps,

@@ -93,3 +93,36 @@ def test_lora_training_saves_a_merged_plain_model(toy: tuple[Path, Path], tmp_pa
     predictor = Predictor.from_dir(tmp_path / "lora", device="cpu")
     assert predictor.version == result.model_version
     assert isinstance(predictor.predict_batch(["fed hike rates"])[0], Prediction)
+
+
+def test_distillation_alone_teaches_a_student(toy: tuple[Path, Path], tmp_path: Path) -> None:
+    """With the gold-label loss switched off (weight 1.0 on soft targets), everything the
+    student knows comes from the teacher: it must still get the toy task right."""
+    base, data = toy
+    teacher = train(_config(base, data, tmp_path / "teacher"))
+    student = train(
+        _config(
+            base,
+            data,
+            tmp_path / "student",
+            seed=7,
+            teachers=[tmp_path / "teacher"],
+            distill_weight=1.0,
+            distill_temperature=1.0,
+        )
+    )
+    assert student.model_version != teacher.model_version
+    record = json.loads((tmp_path / "student" / "training.json").read_text())
+    assert record["teachers"] == [
+        {"directory": str(tmp_path / "teacher"), "model_version": teacher.model_version}
+    ]
+    assert student.holdout["topic"]["accuracy"] == 1.0
+    assert student.holdout["sentiment"]["accuracy"] == 1.0
+    card = (tmp_path / "student" / "README.md").read_text()
+    assert teacher.model_version in card
+
+
+def test_distillation_rejects_bad_settings(toy: tuple[Path, Path], tmp_path: Path) -> None:
+    base, data = toy
+    with pytest.raises(ValueError, match="distill_weight"):
+        train(_config(base, data, tmp_path / "x", teachers=[tmp_path], distill_weight=1.5))

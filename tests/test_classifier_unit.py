@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from classify.batching import length_grouped_batches, pad, sorted_batches
+from classify.distill import distillation_loss, soften
 from classify.labels import IGNORE, SENTIMENTS, TOPICS
 from classify.model import load_model, model_version, multitask_loss, new_model, save_model
 from classify.predictor import Prediction, PredictionError, Predictor
@@ -141,8 +142,25 @@ def test_sanitising_rules() -> None:
     long = clean("y" * (MAX_CHARS + 5))
     assert long.text is not None and len(long.text) == MAX_CHARS and long.warnings == ("truncated",)
     assert clean("").error == "empty text"
-    assert model_text("Buy &amp; hold https://t.co/abc123 now") == "Buy & hold now"
-    assert model_text("https://t.co/only") == "https://t.co/only"  # never empty
+    # A link's random characters go; that there was a link stays, as one word.
+    assert model_text("Buy &amp; hold https://t.co/abc123 now") == "Buy & hold http now"
+    assert model_text("Fed holds www.example.com/x?y=1") == "Fed holds http"
+    assert model_text("&nbsp;") == "&nbsp;"  # never empty
+
+
+def test_soft_targets_match_tempered_logits() -> None:
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 3.0, 1.0]])
+    for temperature in (1.0, 2.0, 4.0):
+        soft = soften(torch.softmax(logits, -1).numpy(), temperature)
+        assert torch.allclose(soft, torch.softmax(logits / temperature, -1), atol=1e-5)
+
+
+def test_distillation_loss_is_zero_only_when_the_student_matches() -> None:
+    t_logits, s_logits = torch.randn(4, len(TOPICS)), torch.randn(4, len(SENTIMENTS))
+    t_target, s_target = torch.softmax(t_logits / 2, -1), torch.softmax(s_logits / 2, -1)
+    assert float(distillation_loss(t_logits, s_logits, t_target, s_target, 2.0)) < 1e-5
+    off = distillation_loss(t_logits.flip(0), s_logits, t_target, s_target, 2.0)
+    assert float(off) > 0.01
 
 
 def test_save_load_round_trip_and_version_tracks_weights(tiny_dir: Path, tmp_path: Path) -> None:
