@@ -40,13 +40,28 @@ def teacher_probabilities(
     sentiment_sum: NDArray[np.float32] | None = None
     for directory in teachers:
         engine = Predictor.from_dir(directory, device=device, batch_size=batch_size)
-        log.info("teacher %s (%s): scoring %d texts", directory, engine.version, len(texts))
-        t, s = engine.probabilities(texts)
+        t, s = _score(engine, texts, str(directory))
         topic_sum = t if topic_sum is None else topic_sum + t
         sentiment_sum = s if sentiment_sum is None else sentiment_sum + s
         del engine
     assert topic_sum is not None and sentiment_sum is not None
     return topic_sum / len(teachers), sentiment_sum / len(teachers)
+
+
+def _score(
+    engine: Predictor, texts: Sequence[str], name: str, chunk: int = 2048
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """The engine's probabilities in chunks, logging progress (minutes on a small CPU)."""
+    if not texts:
+        return engine.probabilities([])
+    topic, sentiment = [], []
+    for start in range(0, len(texts), chunk):
+        t, s = engine.probabilities(texts[start : start + chunk])
+        topic.append(t)
+        sentiment.append(s)
+        done = min(start + chunk, len(texts))
+        log.info("teacher %s (%s): %d/%d texts scored", name, engine.version, done, len(texts))
+    return np.concatenate(topic), np.concatenate(sentiment)
 
 
 def soften(probabilities: NDArray[np.float32], temperature: float) -> Tensor:
