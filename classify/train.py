@@ -171,6 +171,8 @@ def train(
     """
     if not 0.0 <= cfg.distill_weight <= 1.0 or cfg.distill_temperature <= 0:
         raise ValueError("distill_weight must be in [0, 1] and distill_temperature > 0")
+    if any(t.resolve() == cfg.output_dir.resolve() for t in cfg.teachers):
+        raise ValueError("a teacher cannot be the output directory: training overwrites it")
     started = time.monotonic()
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)

@@ -126,3 +126,5 @@ def test_distillation_rejects_bad_settings(toy: tuple[Path, Path], tmp_path: Pat
     base, data = toy
     with pytest.raises(ValueError, match="distill_weight"):
         train(_config(base, data, tmp_path / "x", teachers=[tmp_path], distill_weight=1.5))
+    with pytest.raises(ValueError, match="output directory"):
+        train(_config(base, data, tmp_path / "x", teachers=[tmp_path / "x"]))
