@@ -56,6 +56,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 13
     holdout_fraction: float = 0.05  # carved from train files, stratified, for early stopping
+    # Fixed apart from ``seed``: every model trained on the same files shares one holdout, so a
+    # teacher never trained on the rows its student is early-stopped on.
+    holdout_seed: int = 13
     patience: int = 1  # epochs without holdout improvement before stopping
     class_weighting: str = "sqrt"  # "none" or "sqrt": inverse-sqrt-frequency loss weights
     lora: bool = False  # parameter-efficient: LoRA adapters on attention, merged on save
@@ -180,7 +183,7 @@ def train(
         configure_cpu_threads(cfg.threads)
 
     topic, sentiment = load_split(cfg.data_dir, "train")
-    train_ex, held_ex = holdout(topic + sentiment, cfg.holdout_fraction, cfg.seed)
+    train_ex, held_ex = holdout(topic + sentiment, cfg.holdout_fraction, cfg.holdout_seed)
     log.info("training on %d examples, %d held out for early stopping", len(train_ex), len(held_ex))
 
     model, tokenizer = new_model(
