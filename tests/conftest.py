@@ -18,13 +18,10 @@ import pytest
 from tapewatch.local import LocalKafka, LocalPostgres, scratch_dir
 from tapewatch.settings import Settings
 
-# A temporary directory that PostgreSQL can reach also when the tests run as root.
-shared_tmp = scratch_dir
-
 
 @pytest.fixture(scope="session")
 def kafka() -> Iterator[LocalKafka]:
-    workdir = shared_tmp("tapewatch-kafka-")
+    workdir = scratch_dir("tapewatch-kafka-")
     broker = LocalKafka(
         data_dir=workdir,
         cache_dir=Path(os.environ.get("TAPEWATCH_CACHE_DIR", Path.home() / ".cache" / "tapewatch")),
@@ -40,7 +37,7 @@ def kafka() -> Iterator[LocalKafka]:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[LocalPostgres]:
-    workdir = shared_tmp("tapewatch-pg-")
+    workdir = scratch_dir("tapewatch-pg-")
     cluster = LocalPostgres(data_dir=workdir, durable=False)
     cluster.start()
     try:

@@ -20,11 +20,10 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from classify.model import new_model, save_model
-from tapewatch.local import LocalKafka, LocalPostgres
+from tapewatch.local import LocalKafka, LocalPostgres, scratch_dir
 from tapewatch.local.proc import free_port, wait_until
 from tapewatch.settings import Settings
 from tapewatch.topics import ensure_topics
-from tests.conftest import shared_tmp
 from tests.tiny_model import build_tiny_base
 
 BIN = Path(sys.executable).parent / "tapewatch"
@@ -71,7 +70,7 @@ class Pipeline:
         self.producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all", linger_ms=5)
 
     def start_worker(self, name: str, metrics_port: int = 0) -> subprocess.Popen[bytes]:
-        log = (Path(shared_tmp("worker-log-")) / f"{name}.log").open("wb")
+        log = (Path(scratch_dir("worker-log-")) / f"{name}.log").open("wb")
         env = self.env | {"TAPEWATCH_CLASSIFY__METRICS_PORT": str(metrics_port)}
         proc = subprocess.Popen([BIN, "worker", "classify"], env=env, stdout=log, stderr=log)
         proc.log_path = log.name  # type: ignore[attr-defined]
@@ -229,7 +228,7 @@ def test_database_outage_mid_stream_loses_and_duplicates_nothing(
 ) -> None:
     from storage.migrate import upgrade
 
-    cluster = LocalPostgres(data_dir=shared_tmp("tapewatch-outage-"), durable=False)
+    cluster = LocalPostgres(data_dir=scratch_dir("tapewatch-outage-"), durable=False)
     url = cluster.start()
     upgrade(url)
     pipeline = Pipeline(kafka, url, tiny_model_dir)
@@ -286,7 +285,7 @@ def test_worker_stops_within_its_grace_when_the_broker_is_gone(
     database_url: str, tiny_model_dir: Path
 ) -> None:
     """Faust alone would wait forever for a vanished broker; the worker exits after its grace."""
-    broker = LocalKafka(data_dir=shared_tmp("tapewatch-gone-"), cache_dir=Settings().cache_dir)
+    broker = LocalKafka(data_dir=scratch_dir("tapewatch-gone-"), cache_dir=Settings().cache_dir)
     broker.start()
     pipeline = Pipeline(broker, database_url, tiny_model_dir)
     pipeline.env["TAPEWATCH_CLASSIFY__SHUTDOWN_GRACE_S"] = "5"

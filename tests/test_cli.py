@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from classify.model import new_model, save_model
+from tapewatch.local import scratch_dir
 from tapewatch.local.proc import free_port
-from tests.conftest import shared_tmp
 from tests.tiny_model import build_tiny_base
 
 BIN = Path(sys.executable).parent / "tapewatch"
@@ -78,7 +78,7 @@ def _read_until(
 def test_up_starts_services_and_workers_restarts_a_crash_and_stops_cleanly(
     tiny_model_dir: Path,
 ) -> None:
-    tmp_path = shared_tmp("tapewatch-up-")
+    tmp_path = scratch_dir("tapewatch-up-")
     kafka_port, pg_port = free_port(), free_port()
     env = _env(
         TAPEWATCH_STATE_DIR=str(tmp_path / "state"),

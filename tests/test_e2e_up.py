@@ -15,10 +15,10 @@ from pathlib import Path
 import psycopg2
 
 from tapewatch.demo.receiver import read_received
+from tapewatch.local import scratch_dir
 from tapewatch.local.proc import free_port
 from tapewatch.settings import Settings
 from tapewatch.supervisor import REFRESH_S
-from tests.conftest import shared_tmp
 from tests.test_cli import _children
 
 BIN = Path(sys.executable).parent / "tapewatch"
@@ -28,7 +28,7 @@ ALERT_DEADLINE_S = 300
 def test_up_demo_flows_into_views_fires_an_alert_and_stops_cleanly() -> None:
     model_dir = Settings().model_dir  # the shipped model: only it tells negative from not
     assert (model_dir / "tapewatch_config.json").is_file(), f"no trained model in {model_dir}"
-    tmp_path = shared_tmp("tapewatch-e2e-")
+    tmp_path = scratch_dir("tapewatch-e2e-")
     state = tmp_path / "state"
     pg_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAPEWATCH_")}
