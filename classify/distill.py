@@ -32,20 +32,23 @@ log = logging.getLogger(__name__)
 
 def teacher_probabilities(
     teachers: Sequence[Path], texts: Sequence[str], *, device: str = "auto", batch_size: int = 128
-) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """Mean of the teachers' softmax outputs, (N, topics) and (N, sentiments)."""
+) -> tuple[NDArray[np.float32], NDArray[np.float32], list[str]]:
+    """Mean of the teachers' softmax outputs, (N, topics) and (N, sentiments), and the
+    version of each teacher as loaded (recorded with the student)."""
     if not teachers:
         raise ValueError("distillation needs at least one teacher model directory")
-    topic_sum: NDArray[np.float32] | None = None
-    sentiment_sum: NDArray[np.float32] | None = None
+    topic, sentiment, versions = [], [], []
     for directory in teachers:
         engine = Predictor.from_dir(directory, device=device, batch_size=batch_size)
         t, s = _score(engine, texts, str(directory))
-        topic_sum = t if topic_sum is None else topic_sum + t
-        sentiment_sum = s if sentiment_sum is None else sentiment_sum + s
-        del engine
-    assert topic_sum is not None and sentiment_sum is not None
-    return topic_sum / len(teachers), sentiment_sum / len(teachers)
+        topic.append(t)
+        sentiment.append(s)
+        versions.append(engine.version)
+    return (
+        np.mean(topic, axis=0, dtype=np.float32),
+        np.mean(sentiment, axis=0, dtype=np.float32),
+        versions,
+    )
 
 
 def _score(

@@ -28,7 +28,6 @@ from classify.labels import IGNORE, SENTIMENTS, TOPICS
 from classify.metrics import classification_report
 from classify.model import (
     HeadlineClassifier,
-    model_version,
     multitask_loss,
     new_model,
     save_model,
@@ -81,6 +80,7 @@ class TrainResult:
     steps: int
     seconds: float
     holdout: dict[str, Any] = field(default_factory=dict)
+    teacher_versions: list[str] = field(default_factory=list)  # as loaded, in cfg.teachers order
 
 
 def seed_everything(seed: int) -> None:
@@ -197,8 +197,9 @@ def train(
         [model_text(ex.text) for ex in train_ex], truncation=True, max_length=cfg.max_length
     )["input_ids"]
     soft: tuple[Tensor, Tensor] | None = None
+    teacher_versions: list[str] = []
     if cfg.teachers:
-        t_soft, s_soft = teacher_probabilities(
+        t_soft, s_soft, teacher_versions = teacher_probabilities(
             cfg.teachers, [ex.text for ex in train_ex], device=cfg.device
         )
         soft = soften(t_soft, cfg.distill_temperature), soften(s_soft, cfg.distill_temperature)
@@ -285,6 +286,7 @@ def train(
         steps=step,
         seconds=time.monotonic() - started,
         holdout=best_report,
+        teacher_versions=teacher_versions,
     )
     write_training_record(cfg, result)
     write_card(cfg.output_dir)
@@ -320,7 +322,8 @@ def write_training_record(cfg: TrainConfig, result: TrainResult) -> None:
             k: _plain(v) for k, v in asdict(cfg).items() if k not in {"data_dir", "output_dir"}
         },
         "teachers": [
-            {"directory": str(t), "model_version": model_version(t)} for t in cfg.teachers
+            {"directory": str(t), "model_version": v}
+            for t, v in zip(cfg.teachers, result.teacher_versions, strict=True)
         ],
         "model_version": result.model_version,
         "best_epoch": result.best_epoch,
