@@ -45,6 +45,13 @@ def train(
         float, typer.Option(help="Share of the soft-target loss when distilling (0-1).")
     ] = 0.5,
     distill_temperature: float = 2.0,
+    ema_decay: Annotated[
+        float | None,
+        typer.Option(help="Evaluate and save an exponential moving average of the weights."),
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads for torch (default: one per core).")
+    ] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after N steps (smoke runs).")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_DATA_DIR.")] = None,
 ) -> None:
@@ -69,8 +76,10 @@ def train(
         teachers=list(teacher or []),
         distill_weight=distill_weight,
         distill_temperature=distill_temperature,
+        ema_decay=ema_decay,
         max_steps=max_steps,
         device=settings.device,
+        threads=threads,
     )
     columns = (
         TextColumn("[bold]training[/]"),

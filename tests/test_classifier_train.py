@@ -128,3 +128,45 @@ def test_distillation_rejects_bad_settings(toy: tuple[Path, Path], tmp_path: Pat
         train(_config(base, data, tmp_path / "x", teachers=[tmp_path], distill_weight=1.5))
     with pytest.raises(ValueError, match="output directory"):
         train(_config(base, data, tmp_path / "x", teachers=[tmp_path / "x"]))
+
+
+def _drift_from_base(base: Path, model_dir: Path) -> float:
+    """How far a trained model's encoder weights moved from the pretrained base (L2)."""
+    from transformers import AutoModel
+
+    from classify.model import load_model
+
+    pretrained = AutoModel.from_pretrained(base, local_files_only=True).state_dict()
+    trained, _, _ = load_model(model_dir)
+    total = 0.0
+    for name, tensor in trained.encoder.state_dict().items():
+        if tensor.is_floating_point() and name in pretrained:
+            total += float((tensor - pretrained[name]).pow(2).sum())
+    return total**0.5
+
+
+def test_ema_saves_the_averaged_weights_not_the_last_step(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """With a decay of almost 1 the average never leaves the weights after the first step, so
+    the saved encoder sits much nearer the pretrained one than the last step's weights do."""
+    base, data = toy
+    short = {"epochs": 1, "max_steps": 8}
+    train(_config(base, data, tmp_path / "plain", **short))
+    train(_config(base, data, tmp_path / "ema", ema_decay=1 - 1e-9, **short))
+    plain, averaged = (
+        _drift_from_base(base, tmp_path / "plain"),
+        _drift_from_base(base, tmp_path / "ema"),
+    )
+    assert 0 < averaged < 0.5 * plain, (averaged, plain)
+    record = json.loads((tmp_path / "ema" / "training.json").read_text())
+    assert record["hyperparameters"]["ema_decay"] == 1 - 1e-9
+
+
+def test_ema_training_still_learns_the_toy_task(toy: tuple[Path, Path], tmp_path: Path) -> None:
+    base, data = toy
+    result = train(_config(base, data, tmp_path / "m", ema_decay=0.9))
+    assert result.holdout["topic"]["accuracy"] == 1.0
+    assert result.holdout["sentiment"]["accuracy"] == 1.0
+    with pytest.raises(ValueError, match="ema_decay"):
+        train(_config(base, data, tmp_path / "x", ema_decay=1.0))
