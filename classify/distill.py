@@ -31,7 +31,12 @@ log = logging.getLogger(__name__)
 
 
 def teacher_probabilities(
-    teachers: Sequence[Path], texts: Sequence[str], *, device: str = "auto", batch_size: int = 128
+    teachers: Sequence[Path],
+    texts: Sequence[str],
+    *,
+    device: str = "auto",
+    batch_size: int = 128,
+    threads: int | None = None,
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], list[str]]:
     """Mean of the teachers' softmax outputs, (N, topics) and (N, sentiments), and the
     version of each teacher as loaded (recorded with the student)."""
@@ -39,7 +44,10 @@ def teacher_probabilities(
         raise ValueError("distillation needs at least one teacher model directory")
     topic, sentiment, versions = [], [], []
     for directory in teachers:
-        engine = Predictor.from_dir(directory, device=device, batch_size=batch_size)
+        # Same CPU thread count as the training run (loading an engine sets it process-wide).
+        engine = Predictor.from_dir(
+            directory, device=device, batch_size=batch_size, threads=threads
+        )
         t, s = _score(engine, texts, str(directory))
         topic.append(t)
         sentiment.append(s)

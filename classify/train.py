@@ -207,7 +207,7 @@ def train(
     teacher_versions: list[str] = []
     if cfg.teachers:
         t_soft, s_soft, teacher_versions = teacher_probabilities(
-            cfg.teachers, [ex.text for ex in train_ex], device=cfg.device
+            cfg.teachers, [ex.text for ex in train_ex], device=cfg.device, threads=cfg.threads
         )
         soft = soften(t_soft, cfg.distill_temperature), soften(s_soft, cfg.distill_temperature)
     topic_y = torch.tensor([ex.topic for ex in train_ex])

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from classify.predictor import Prediction, Predictor
 from classify.train import TrainConfig, train
@@ -112,6 +113,7 @@ def test_distillation_alone_teaches_a_student(toy: tuple[Path, Path], tmp_path: 
         )
     )
     assert student.model_version != teacher.model_version
+    assert torch.get_num_threads() == 1  # loading the teacher kept the run's thread setting
     record = json.loads((tmp_path / "student" / "training.json").read_text())
     assert record["teachers"] == [
         {"directory": str(tmp_path / "teacher"), "model_version": teacher.model_version}
