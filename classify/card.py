@@ -32,6 +32,11 @@ def write_card(directory: Path) -> Path:
             f"- Distilled from teacher `{t['directory']}` (version `{t['model_version']}`)"
             for t in training.get("teachers", [])
         ),
+        *(
+            f"- Prior-corrected from version `{c['source_model_version']}` by `{c['command']}`"
+            for c in [training.get("prior_correction")]
+            if c
+        ),
         f"- Training time: {training['train_seconds'] / 60:.1f} min, {training['steps']} steps, "
         f"best epoch {training['best_epoch']} (torch {training['torch']})",
         "",

@@ -34,6 +34,9 @@ def train(
     seed: int = 13,
     lora: Annotated[bool, typer.Option(help="Train LoRA adapters instead of all weights.")] = False,
     class_weighting: Annotated[str, typer.Option(help="'sqrt' or 'none'.")] = "sqrt",
+    prior_correction: Annotated[
+        bool, typer.Option(help="Take the class weights' prior shift back out of the heads.")
+    ] = True,
     patience: Annotated[int, typer.Option(help="Epochs without improvement to stop.")] = 1,
     teacher: Annotated[
         list[Path] | None,
@@ -72,6 +75,7 @@ def train(
         seed=seed,
         lora=lora,
         class_weighting=class_weighting,
+        prior_correction=prior_correction,
         patience=patience,
         teachers=list(teacher or []),
         distill_weight=distill_weight,
@@ -108,6 +112,27 @@ def train(
             f"  holdout {head}: accuracy {report['accuracy']:.4f}, "
             f"macro-F1 {report['macro_f1']:.4f}"
         )
+
+
+@app.command("correct-priors")
+def correct_priors_command(
+    model_dir: Annotated[Path, typer.Option(help="A model trained with class weights.")],
+    output_dir: Annotated[Path, typer.Option(help="Where to write the corrected model.")],
+    data_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_DATA_DIR.")] = None,
+) -> None:
+    """Prior-correct a model trained before `tapewatch train` did it itself."""
+    from classify.priors import PriorCorrectionError, correct_model_dir
+
+    settings = load_settings()
+    try:
+        version = correct_model_dir(model_dir, output_dir, data_dir or settings.data_dir)
+    except PriorCorrectionError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(
+        f"[green]saved[/] {output_dir} (version {version}); "
+        f"evaluate it with: tapewatch eval --model-dir {output_dir}"
+    )
 
 
 @app.command("eval")

@@ -10,7 +10,6 @@ import math
 import random
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from classify.model import (
 )
 from classify.predictor import Predictor, configure_cpu_threads, pick_device
 from classify.sanitize import model_text
+from classify.weights import correct_priors, head_weights
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,9 @@ class TrainConfig:
     holdout_seed: int = 13
     patience: int = 1  # epochs without holdout improvement before stopping
     class_weighting: str = "sqrt"  # "none" or "sqrt": inverse-sqrt-frequency loss weights
+    # Take the class weights' prior shift back out of the saved heads (classify/weights.py):
+    # calibrated probabilities, argmax = the most probable class.
+    prior_correction: bool = True
     lora: bool = False  # parameter-efficient: LoRA adapters on attention, merged on save
     lora_rank: int = 16
     lora_alpha: int = 32
@@ -93,17 +96,6 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
-
-
-def class_weights(labels: list[int], n: int, scheme: str) -> Tensor | None:
-    """Inverse square-root frequency, normalised to mean 1: rare topics count more, not wildly."""
-    if scheme == "none":
-        return None
-    if scheme != "sqrt":
-        raise ValueError(f"unknown class weighting {scheme!r}; use 'none' or 'sqrt'")
-    counts = Counter(label for label in labels if label != IGNORE)
-    raw = torch.tensor([1.0 / math.sqrt(max(counts.get(i, 0), 1)) for i in range(n)])
-    return raw * n / raw.sum()
 
 
 def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -212,8 +204,7 @@ def train(
         soft = soften(t_soft, cfg.distill_temperature), soften(s_soft, cfg.distill_temperature)
     topic_y = torch.tensor([ex.topic for ex in train_ex])
     sentiment_y = torch.tensor([ex.sentiment for ex in train_ex])
-    t_weight = class_weights(topic_y.tolist(), len(TOPICS), cfg.class_weighting)
-    s_weight = class_weights(sentiment_y.tolist(), len(SENTIMENTS), cfg.class_weighting)
+    t_weight, s_weight = head_weights(train_ex, cfg.class_weighting)
     t_weight = t_weight.to(device) if t_weight is not None else None
     s_weight = s_weight.to(device) if s_weight is not None else None
 
@@ -271,16 +262,21 @@ def train(
             step += 1
             if on_step is not None:
                 on_step(step, total, float(loss.detach()))
-        kept.eval()
-        report = holdout_report(Predictor(kept, tokenizer, "training", device=device), held_ex)
+        # What would be saved now: the kept weights, prior-corrected (a copy: training goes on).
+        candidate = kept
+        if cfg.prior_correction:
+            candidate = copy.deepcopy(kept)
+            correct_priors(candidate, t_weight, s_weight)
+        candidate.eval()
+        report = holdout_report(Predictor(candidate, tokenizer, "training", device=device), held_ex)
         score = _score(report)
         log.info("epoch %d: holdout score %.4f %s", epoch, score, _summary(report))
         if score > best_score:
             best_score, best_epoch, best_report, stale = score, epoch, report, 0
-            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in kept.state_dict().items()})
+            best_state = {k: v.detach().cpu().clone() for k, v in candidate.state_dict().items()}
             if not cfg.lora:
                 # A usable model on disk after every improving epoch: long runs can be cut short.
-                save_model(kept, tokenizer, cfg.output_dir)
+                save_model(candidate, tokenizer, cfg.output_dir)
                 log.info("checkpoint saved to %s", cfg.output_dir)
         else:
             stale += 1

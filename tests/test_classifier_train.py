@@ -172,3 +172,63 @@ def test_ema_training_still_learns_the_toy_task(toy: tuple[Path, Path], tmp_path
     assert result.holdout["sentiment"]["accuracy"] == 1.0
     with pytest.raises(ValueError, match="ema_decay"):
         train(_config(base, data, tmp_path / "x", ema_decay=1.0))
+
+
+def _heads(model_dir: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return {k: v.float() for k, v in load_file(str(model_dir / "model.safetensors")).items()}
+
+
+def test_prior_correction_takes_log_class_weights_out_of_the_head_biases(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Same run with and without the correction: identical weights except each head's bias,
+    which is lower by exactly log(class weight); the post-hoc command reproduces it."""
+    from classify.data import holdout, load_split
+    from classify.priors import PriorCorrectionError, correct_model_dir
+    from classify.weights import head_weights
+
+    base, data = toy
+    plain = train(_config(base, data, tmp_path / "plain", epochs=1, prior_correction=False))
+    train(_config(base, data, tmp_path / "corrected", epochs=1))
+    topic, sentiment = load_split(data, "train")
+    cfg = _config(base, data, tmp_path)
+    train_ex, _ = holdout(topic + sentiment, cfg.holdout_fraction, cfg.holdout_seed)
+    t_weight, s_weight = head_weights(train_ex, "sqrt")
+    assert t_weight is not None and s_weight is not None
+    assert t_weight.max() / t_weight.min() > 2  # toy topics are imbalanced: a real shift
+
+    before, after = _heads(tmp_path / "plain"), _heads(tmp_path / "corrected")
+    shifts = {"topic_head.bias": t_weight.log(), "sentiment_head.bias": s_weight.log()}
+    for name, tensor in before.items():
+        expected = tensor - shifts[name] if name in shifts else tensor
+        torch.testing.assert_close(after[name], expected, atol=2e-3, rtol=2e-3, msg=name)
+
+    version = correct_model_dir(tmp_path / "plain", tmp_path / "post-hoc", data)
+    assert version != plain.model_version
+    for name, tensor in _heads(tmp_path / "post-hoc").items():
+        torch.testing.assert_close(tensor, after[name], atol=2e-3, rtol=2e-3, msg=name)
+    record = json.loads((tmp_path / "post-hoc" / "training.json").read_text())
+    assert record["prior_correction"]["source_model_version"] == plain.model_version
+    assert record["hyperparameters"]["prior_correction"] is True
+    assert plain.model_version in (tmp_path / "post-hoc" / "README.md").read_text()
+
+    with pytest.raises(PriorCorrectionError, match="already"):
+        correct_model_dir(tmp_path / "post-hoc", tmp_path / "twice", data)
+
+
+def test_prior_correction_refuses_other_train_files(toy: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from classify.priors import PriorCorrectionError, correct_model_dir
+
+    base, data = toy
+    train(_config(base, data, tmp_path / "plain", max_steps=2, prior_correction=False))
+    other = tmp_path / "other-data"
+    shutil.copytree(data, other)
+    csv = next(other.glob("twitter-financial-news-topic/train*"))
+    csv.write_text(csv.read_text() + csv.read_text().splitlines()[-1] + "\n")
+    with pytest.raises(PriorCorrectionError, match="sha256"):
+        correct_model_dir(tmp_path / "plain", tmp_path / "out", other)
+    assert not (tmp_path / "out").exists()
