@@ -4,8 +4,8 @@ Class-weighted cross-entropy makes rare classes count more, which helps the enco
 learn them, but it also teaches the heads a shifted prior: the minimiser of the weighted loss
 is ``p_w(y|x) ∝ w_y · p(y|x)``, i.e. every logit carries an extra ``log w_y``. Subtracting
 ``log w_y`` from each head's bias undoes exactly that shift (logit adjustment), so the saved
-model's probabilities estimate the real class frequencies again: its confidences are
-calibrated and its argmax is the most probable class, not a rare class favoured by the weights.
+model's probabilities are estimates under the real class frequencies again and its argmax is
+the most probable class, not a rare class favoured by the weights.
 """
 
 from __future__ import annotations
