@@ -6,7 +6,6 @@ See :mod:`classify.weights` for what the correction is and why.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,8 +54,7 @@ def correct_model_dir(source: Path, output: Path, data_dir: Path) -> str:
     output.mkdir(parents=True, exist_ok=True)
     version = save_model(model, tokenizer, output)
     for name in ("eval-valid.json", "eval-valid-int8.json"):
-        (output / name).unlink(missing_ok=True)  # metrics of the uncorrected model
-    shutil.copy(source / "training.json", output / "training.json")
+        (output / name).unlink(missing_ok=True)  # a report left there would describe other weights
     record["model_version"] = version
     record["hyperparameters"]["prior_correction"] = True
     record["holdout"] = {

@@ -62,7 +62,7 @@ class TrainConfig:
     patience: int = 1  # epochs without holdout improvement before stopping
     class_weighting: str = "sqrt"  # "none" or "sqrt": inverse-sqrt-frequency loss weights
     # Take the class weights' prior shift back out of the saved heads (classify/weights.py):
-    # calibrated probabilities, argmax = the most probable class.
+    # argmax = the most probable class, not a rare class the weights favoured.
     prior_correction: bool = True
     lora: bool = False  # parameter-efficient: LoRA adapters on attention, merged on save
     lora_rank: int = 16

@@ -174,7 +174,7 @@ def test_ema_training_still_learns_the_toy_task(toy: tuple[Path, Path], tmp_path
         train(_config(base, data, tmp_path / "x", ema_decay=1.0))
 
 
-def _heads(model_dir: Path) -> dict[str, torch.Tensor]:
+def _saved_weights(model_dir: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     return {k: v.float() for k, v in load_file(str(model_dir / "model.safetensors")).items()}
@@ -199,7 +199,7 @@ def test_prior_correction_takes_log_class_weights_out_of_the_head_biases(
     assert t_weight is not None and s_weight is not None
     assert t_weight.max() / t_weight.min() > 2  # toy topics are imbalanced: a real shift
 
-    before, after = _heads(tmp_path / "plain"), _heads(tmp_path / "corrected")
+    before, after = _saved_weights(tmp_path / "plain"), _saved_weights(tmp_path / "corrected")
     shifts = {"topic_head.bias": t_weight.log(), "sentiment_head.bias": s_weight.log()}
     for name, tensor in before.items():
         expected = tensor - shifts[name] if name in shifts else tensor
@@ -207,7 +207,7 @@ def test_prior_correction_takes_log_class_weights_out_of_the_head_biases(
 
     version = correct_model_dir(tmp_path / "plain", tmp_path / "post-hoc", data)
     assert version != plain.model_version
-    for name, tensor in _heads(tmp_path / "post-hoc").items():
+    for name, tensor in _saved_weights(tmp_path / "post-hoc").items():
         torch.testing.assert_close(tensor, after[name], atol=2e-3, rtol=2e-3, msg=name)
     record = json.loads((tmp_path / "post-hoc" / "training.json").read_text())
     assert record["prior_correction"]["source_model_version"] == plain.model_version
