@@ -5,6 +5,11 @@ Heavy imports (torch, transformers) happen inside the commands so the CLI starts
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -56,9 +61,19 @@ def train(
         int | None, typer.Option(help="CPU threads for torch (default: one per core).")
     ] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after N steps (smoke runs).")] = None,
+    checkpoint_every: Annotated[
+        int, typer.Option(help="Steps between resumable checkpoints (0: none).")
+    ] = 200,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the interrupted run in --output-dir (same options).")
+    ] = False,
     data_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_DATA_DIR.")] = None,
 ) -> None:
-    """Fine-tune the topic + sentiment classifier on the train splits."""
+    """Fine-tune the topic + sentiment classifier on the train splits.
+
+    Ctrl-C or SIGTERM stops at the next step with a checkpoint; --resume continues from it.
+    """
+    from classify.checkpoint import ResumeError, TrainingInterrupted
     from classify.train import TrainConfig
     from classify.train import train as run_training
 
@@ -84,6 +99,8 @@ def train(
         max_steps=max_steps,
         device=settings.device,
         threads=threads,
+        checkpoint_every=checkpoint_every or None,
+        resume=resume,
     )
     columns = (
         TextColumn("[bold]training[/]"),
@@ -102,7 +119,19 @@ def train(
                 # No live bar in a log file: a line every 100 steps instead.
                 console.print(f"step {step}/{total} loss {loss:.3f}")
 
-        result = run_training(cfg, on_step=on_step)
+        with stop_on_signal() as stop:
+            try:
+                result = run_training(cfg, on_step=on_step, stop_requested=stop.is_set)
+            except ResumeError as exc:
+                console.print(f"[red]error:[/] {exc}")
+                raise typer.Exit(2) from exc
+            except TrainingInterrupted as exc:
+                again = " ".join(a for a in ["tapewatch", *sys.argv[1:]] if a != "--resume")
+                console.print(
+                    f"[yellow]stopped[/] at step {exc.step}/{exc.total}, checkpoint saved. "
+                    f"Continue with: {again} --resume"
+                )
+                raise typer.Exit(130) from exc
     console.print(
         f"[green]saved[/] {result.output_dir} (version {result.model_version}, best epoch "
         f"{result.best_epoch}, {result.steps} steps, {result.seconds / 60:.1f} min)"
@@ -112,6 +141,25 @@ def train(
             f"  holdout {head}: accuracy {report['accuracy']:.4f}, "
             f"macro-F1 {report['macro_f1']:.4f}"
         )
+
+
+@contextmanager
+def stop_on_signal() -> Iterator[threading.Event]:
+    """SIGINT/SIGTERM set the event (training stops cleanly at the next step); a second
+    Ctrl-C falls through to Python's default and interrupts at once."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+        console.print("[yellow]stopping after this step (Ctrl-C again to abort)[/]")
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @app.command("correct-priors")

@@ -22,6 +22,16 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from classify.batching import length_grouped_batches, pad
 from classify.card import write_card
+from classify.checkpoint import (
+    ResumeError,
+    TrainingInterrupted,
+    check_resumable,
+    checkpoint_path,
+    load_checkpoint,
+    remove_checkpoint,
+    run_identity,
+    save_checkpoint,
+)
 from classify.data import Example, data_files, holdout, load_split, sha256
 from classify.distill import distillation_loss, soften, teacher_probabilities
 from classify.labels import IGNORE, SENTIMENTS, TOPICS
@@ -78,6 +88,9 @@ class TrainConfig:
     max_steps: int | None = None  # stop early (smoke tests); None = full epochs
     device: str = "auto"
     threads: int | None = None
+    # Optimiser steps between resumable checkpoints (classify/checkpoint.py); None: none.
+    checkpoint_every: int | None = 200
+    resume: bool = False  # continue the interrupted run whose checkpoint is in output_dir
 
 
 @dataclass
@@ -89,6 +102,23 @@ class TrainResult:
     seconds: float
     holdout: dict[str, Any] = field(default_factory=dict)
     teacher_versions: list[str] = field(default_factory=list)  # as loaded, in cfg.teachers order
+    resumed_at: list[int] = field(default_factory=list)  # steps this run was resumed from
+
+
+@dataclass
+class _Progress:
+    """Where the run stands between steps: what a checkpoint needs besides the tensors."""
+
+    step: int = 0
+    epoch: int = 1
+    batches_done: int = 0  # in this epoch's batch order
+    epoch_rng: tuple[Any, ...] | None = None  # batch-order RNG state at this epoch's start
+    best_score: float = -1.0
+    best_epoch: int = 0
+    best_report: dict[str, Any] = field(default_factory=dict)
+    stale: int = 0
+    seconds: float = 0.0  # spent by earlier, interrupted attempts
+    resumed_at: list[int] = field(default_factory=list)
 
 
 def seed_everything(seed: int) -> None:
@@ -163,11 +193,16 @@ def _unwrap_lora(model: HeadlineClassifier) -> None:
 
 
 def train(
-    cfg: TrainConfig, *, on_step: Callable[[int, int, float], None] | None = None
+    cfg: TrainConfig,
+    *,
+    on_step: Callable[[int, int, float], None] | None = None,
+    stop_requested: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train, keep the best epoch on the holdout, save the model directory; return a summary.
 
     ``on_step(step, total_steps, loss)`` is called after every optimiser step (progress bars).
+    When ``stop_requested()`` turns true (Ctrl-C, SIGTERM), a checkpoint is written at the next
+    step boundary and :class:`TrainingInterrupted` raised; ``cfg.resume`` continues from it.
     """
     if not 0.0 <= cfg.distill_weight <= 1.0 or cfg.distill_temperature <= 0:
         raise ValueError("distill_weight must be in [0, 1] and distill_temperature > 0")
@@ -176,6 +211,17 @@ def train(
     if any(t.resolve() == cfg.output_dir.resolve() for t in cfg.teachers):
         raise ValueError("a teacher cannot be the output directory: training overwrites it")
     started = time.monotonic()
+    ckpt_path = checkpoint_path(cfg.output_dir)
+    identity = run_identity(_hyperparameters(cfg), _train_sha256(cfg))
+    saved: dict[str, Any] | None = None
+    if cfg.resume:
+        saved = load_checkpoint(ckpt_path)
+        check_resumable(saved["identity"], identity)
+    elif ckpt_path.exists():
+        raise ResumeError(
+            f"{cfg.output_dir} holds the checkpoint of an unfinished run: continue it with "
+            f"--resume (same options), or delete {ckpt_path.parent} to start over."
+        )
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     if device.type == "cpu":
@@ -197,7 +243,10 @@ def train(
     )["input_ids"]
     soft: tuple[Tensor, Tensor] | None = None
     teacher_versions: list[str] = []
-    if cfg.teachers:
+    if saved is not None and saved["soft"] is not None:
+        # Scoring the train files with a base-size teacher takes tens of minutes: kept.
+        soft, teacher_versions = saved["soft"], saved["teacher_versions"]
+    elif cfg.teachers:
         t_soft, s_soft, teacher_versions = teacher_probabilities(
             cfg.teachers, [ex.text for ex in train_ex], device=cfg.device, threads=cfg.threads
         )
@@ -226,12 +275,45 @@ def train(
     )
     kept = ema.module if ema is not None else model
     pad_id = tokenizer.pad_token_id or 0
-    best_score, best_epoch, best_state, best_report = -1.0, 0, None, {}
-    step, stale = 0, 0
-    for epoch in range(1, cfg.epochs + 1):
+    run = _Progress()
+    best_state: dict[str, Tensor] | None = None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(saved["ema"])
+        best_state = saved["best_state"]
+        run = _Progress(**saved["progress"])
+        run.resumed_at.append(run.step)
+        _set_rng_states(saved["rng"])
+        log.info("resumed at step %d/%d (epoch %d)", run.step, total, run.epoch)
+
+    def checkpoint() -> None:
+        save_checkpoint(
+            ckpt_path,
+            {
+                "identity": identity,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "ema": ema.state_dict() if ema is not None else None,
+                "best_state": best_state,
+                "soft": soft,
+                "teacher_versions": teacher_versions,
+                "rng": _rng_states(),
+                "progress": asdict(run) | {"seconds": run.seconds + time.monotonic() - started},
+            },
+        )
+
+    while run.epoch <= cfg.epochs:
+        if run.epoch_rng is None:
+            run.epoch_rng = rng.getstate()
+        rng.setstate(run.epoch_rng)
+        batches = length_grouped_batches(lengths, cfg.batch_size, rng)
         model.train()
-        for batch in length_grouped_batches(lengths, cfg.batch_size, rng):
-            if step >= total:
+        for batch in batches[run.batches_done :]:
+            if run.step >= total:
                 break
             input_ids, mask = pad([ids[i] for i in batch], pad_id)
             t_logits, s_logits = model(input_ids.to(device), mask.to(device))
@@ -259,9 +341,15 @@ def train(
             scheduler.step()
             if ema is not None:
                 ema.update_parameters(model)
-            step += 1
+            run.step += 1
+            run.batches_done += 1
             if on_step is not None:
-                on_step(step, total, float(loss.detach()))
+                on_step(run.step, total, float(loss.detach()))
+            stopping = stop_requested is not None and stop_requested()
+            if stopping or (cfg.checkpoint_every and run.step % cfg.checkpoint_every == 0):
+                checkpoint()
+            if stopping:
+                raise TrainingInterrupted(run.step, total, ckpt_path)
         # What would be saved now: the kept weights, prior-corrected (a copy: training goes on).
         candidate = kept
         if cfg.prior_correction:
@@ -270,21 +358,23 @@ def train(
         candidate.eval()
         report = holdout_report(Predictor(candidate, tokenizer, "training", device=device), held_ex)
         score = _score(report)
-        log.info("epoch %d: holdout score %.4f %s", epoch, score, _summary(report))
-        if score > best_score:
-            best_score, best_epoch, best_report, stale = score, epoch, report, 0
+        log.info("epoch %d: holdout score %.4f %s", run.epoch, score, _summary(report))
+        if score > run.best_score:
+            run.best_score, run.best_epoch, run.stale = score, run.epoch, 0
+            run.best_report = json.loads(json.dumps(report))  # plain types: checkpointable
             best_state = {k: v.detach().cpu().clone() for k, v in candidate.state_dict().items()}
             if not cfg.lora:
                 # A usable model on disk after every improving epoch: long runs can be cut short.
                 save_model(candidate, tokenizer, cfg.output_dir)
-                log.info("checkpoint saved to %s", cfg.output_dir)
+                log.info("model of epoch %d saved to %s", run.best_epoch, cfg.output_dir)
         else:
-            stale += 1
-            if stale >= cfg.patience:
-                log.info("early stopping: no holdout improvement for %d epoch(s)", stale)
+            run.stale += 1
+            if run.stale >= cfg.patience:
+                log.info("early stopping: no holdout improvement for %d epoch(s)", run.stale)
                 break
-        if step >= total:
+        if run.step >= total:
             break
+        run.epoch, run.batches_done, run.epoch_rng = run.epoch + 1, 0, None
 
     if best_state is not None:
         kept.load_state_dict(best_state)
@@ -294,15 +384,31 @@ def train(
     result = TrainResult(
         output_dir=cfg.output_dir,
         model_version=version,
-        best_epoch=best_epoch,
-        steps=step,
-        seconds=time.monotonic() - started,
-        holdout=best_report,
+        best_epoch=run.best_epoch,
+        steps=run.step,
+        seconds=run.seconds + time.monotonic() - started,
+        holdout=run.best_report,
         teacher_versions=teacher_versions,
+        resumed_at=run.resumed_at,
     )
     write_training_record(cfg, result)
     write_card(cfg.output_dir)
+    remove_checkpoint(cfg.output_dir)
     return result
+
+
+def _rng_states() -> dict[str, Any]:
+    """Dropout draws from torch's generator; the batch order has its own (in the progress)."""
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
 
 
 def _summary(report: dict[str, Any]) -> str:
@@ -320,6 +426,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _hyperparameters(cfg: TrainConfig) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in asdict(cfg).items() if k not in {"data_dir", "output_dir"}}
+
+
+def _train_sha256(cfg: TrainConfig) -> dict[str, str]:
+    return {name: sha256(p) for name, p in data_files(cfg.data_dir, "train").items()}
+
+
 def write_training_record(cfg: TrainConfig, result: TrainResult) -> None:
     """training.json: what produced this model (command, data hashes, hyper-parameters)."""
     files = {**data_files(cfg.data_dir, "train")}
@@ -330,9 +444,7 @@ def write_training_record(cfg: TrainConfig, result: TrainResult) -> None:
             name: {"file": f"{p.parent.name}/{p.name}", "sha256": sha256(p)}
             for name, p in files.items()
         },
-        "hyperparameters": {
-            k: _plain(v) for k, v in asdict(cfg).items() if k not in {"data_dir", "output_dir"}
-        },
+        "hyperparameters": _hyperparameters(cfg),
         "teachers": [
             {"directory": str(t), "model_version": v}
             for t, v in zip(cfg.teachers, result.teacher_versions, strict=True)
@@ -341,6 +453,7 @@ def write_training_record(cfg: TrainConfig, result: TrainResult) -> None:
         "best_epoch": result.best_epoch,
         "steps": result.steps,
         "train_seconds": round(result.seconds, 1),
+        "resumed_at_steps": result.resumed_at,
         "holdout": {
             h: {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"]}
             for h, r in result.holdout.items()

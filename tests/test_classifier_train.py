@@ -232,3 +232,87 @@ def test_prior_correction_refuses_other_train_files(toy: tuple[Path, Path], tmp_
     with pytest.raises(PriorCorrectionError, match="sha256"):
         correct_model_dir(tmp_path / "plain", tmp_path / "out", other)
     assert not (tmp_path / "out").exists()
+
+
+def _assert_same_weights(a: Path, b: Path) -> None:
+    wa, wb = _saved_weights(a), _saved_weights(b)
+    assert wa.keys() == wb.keys()
+    for name, tensor in wa.items():
+        assert torch.equal(tensor, wb[name]), name
+
+
+# Three epochs of 7 steps with a weight average: state in the optimiser, the schedule, the
+# average, the batch order and dropout all has to survive the interruption.
+RESUMABLE = {"epochs": 3, "ema_decay": 0.9, "checkpoint_every": None}
+
+
+def test_a_stopped_and_resumed_run_ends_with_the_model_of_an_uninterrupted_one(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from classify.checkpoint import TrainingInterrupted, checkpoint_path
+
+    base, data = toy
+    whole = train(_config(base, data, tmp_path / "whole", **RESUMABLE))
+    assert whole.steps > 10
+
+    cfg = _config(base, data, tmp_path / "cut", **RESUMABLE)
+    steps: list[int] = []
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train(
+            cfg, on_step=lambda s, t, loss: steps.append(s), stop_requested=lambda: len(steps) >= 10
+        )
+    assert stopped.value.step == 10  # mid-way through the second epoch
+    assert checkpoint_path(tmp_path / "cut").exists()
+
+    resumed = train(_config(base, data, tmp_path / "cut", resume=True, **RESUMABLE))
+    assert (resumed.steps, resumed.best_epoch, resumed.holdout) == (
+        whole.steps,
+        whole.best_epoch,
+        whole.holdout,
+    )
+    _assert_same_weights(tmp_path / "whole", tmp_path / "cut")
+    assert resumed.model_version == whole.model_version
+    assert not checkpoint_path(tmp_path / "cut").parent.exists()  # cleaned up once done
+    record = json.loads((tmp_path / "cut" / "training.json").read_text())
+    assert record["resumed_at_steps"] == [10]
+
+
+def test_a_crash_between_checkpoints_costs_only_the_steps_since_the_last(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Killed at step 11 with checkpoints every 4 steps: resuming replays steps 9-11 and the
+    result is still the uninterrupted run's model."""
+    base, data = toy
+    whole = train(_config(base, data, tmp_path / "whole", **RESUMABLE))
+
+    def crash(step: int, total: int, loss: float) -> None:
+        if step == 11:
+            raise RuntimeError("power cut")
+
+    settings = RESUMABLE | {"checkpoint_every": 4}
+    with pytest.raises(RuntimeError, match="power cut"):
+        train(_config(base, data, tmp_path / "crash", **settings), on_step=crash)
+    resumed = train(_config(base, data, tmp_path / "crash", resume=True, **settings))
+    assert resumed.resumed_at == [8]
+    assert resumed.model_version == whole.model_version
+    _assert_same_weights(tmp_path / "whole", tmp_path / "crash")
+
+
+def test_resuming_is_refused_when_it_would_not_continue_the_same_run(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from classify.checkpoint import ResumeError, TrainingInterrupted
+
+    base, data = toy
+    with pytest.raises(ResumeError, match="without --resume"):
+        train(_config(base, data, tmp_path / "none", resume=True))
+    with pytest.raises(TrainingInterrupted):
+        train(_config(base, data, tmp_path / "m", **RESUMABLE), stop_requested=lambda: True)
+    # A fresh run into the same directory would silently throw the unfinished one away.
+    with pytest.raises(ResumeError, match="--resume"):
+        train(_config(base, data, tmp_path / "m", **RESUMABLE))
+    with pytest.raises(ResumeError, match="learning_rate"):
+        train(_config(base, data, tmp_path / "m", resume=True, learning_rate=1e-3, epochs=3))
+    # Where it runs may change; what it trains may not.
+    done = train(_config(base, data, tmp_path / "m", resume=True, threads=2, **RESUMABLE))
+    assert done.resumed_at == [1]

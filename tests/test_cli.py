@@ -3,6 +3,7 @@ down."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -138,3 +139,38 @@ def test_correct_priors_refuses_an_already_corrected_model_and_says_why(tmp_path
     assert run.returncode == 2, run.stderr
     assert "prior correction already" in " ".join(run.stderr.split())  # rich wraps lines
     assert not (tmp_path / "again").exists()
+
+
+def test_train_stops_cleanly_on_sigterm_and_resumes_where_it_stopped(tmp_path: Path) -> None:
+    """A service manager's SIGTERM mid-run: exit 130 with a checkpoint and the command that
+    continues it; that command finishes the run."""
+    from tests.tiny_model import write_toy_data
+
+    base = build_tiny_base(tmp_path / "base")
+    data = write_toy_data(tmp_path / "data")
+    out = tmp_path / "model"
+    args = [
+        BIN, "train", "--base-model", base, "--data-dir", data, "--output-dir", out,
+        "--epochs", "20", "--patience", "20", "--batch-size", "8", "--max-length", "16",
+        "--threads", "1",
+    ]  # fmt: skip
+    proc = subprocess.Popen(args, env=_env(), stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # the handler is installed before this line is logged
+        seen.append(line)
+        if "held out for early stopping" in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest = proc.communicate(timeout=300)[1]
+    message = " ".join((" ".join(seen) + rest).split())
+    assert proc.returncode == 130, message
+    assert (out / "resume" / "checkpoint.pt").exists()
+    assert "Continue with: tapewatch train" in message and "--resume" in message
+
+    again = subprocess.run([*args, "--resume"], env=_env(), capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert not (out / "resume").exists()
+    record = json.loads((out / "training.json").read_text())
+    assert record["resumed_at_steps"][0] >= 1
+    assert record["steps"] > record["resumed_at_steps"][0]
