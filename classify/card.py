@@ -37,6 +37,17 @@ def write_card(directory: Path) -> Path:
             for c in [training.get("prior_correction")]
             if c
         ),
+        *(
+            f"- Temperature-scaled on the holdout: {head} T = {c['temperature']:.3f} "
+            f"(holdout ECE {c['holdout_ece_before']:.3f} → {c['holdout_ece_after']:.3f})"
+            for head, c in (training.get("calibration") or {}).items()
+            if head in ("topic", "sentiment")
+        ),
+        *(
+            f"- Calibrated from version `{c['source_model_version']}` by `{c['command']}`"
+            for c in [(training.get("calibration") or {}).get("post_hoc")]
+            if c
+        ),
         f"- Training time: {training['train_seconds'] / 60:.1f} min, {training['steps']} steps, "
         f"best epoch {training['best_epoch']} (torch {training['torch']})",
         "",

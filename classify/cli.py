@@ -8,7 +8,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -61,6 +61,9 @@ def train(
         int | None, typer.Option(help="CPU threads for torch (default: one per core).")
     ] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after N steps (smoke runs).")] = None,
+    calibrate: Annotated[
+        bool, typer.Option(help="Fit a temperature per head on the holdout (confidences).")
+    ] = True,
     checkpoint_every: Annotated[
         int, typer.Option(help="Steps between resumable checkpoints (0: none).")
     ] = 200,
@@ -91,6 +94,7 @@ def train(
         lora=lora,
         class_weighting=class_weighting,
         prior_correction=prior_correction,
+        calibrate=calibrate,
         patience=patience,
         teachers=list(teacher or []),
         distill_weight=distill_weight,
@@ -169,12 +173,35 @@ def correct_priors_command(
     data_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_DATA_DIR.")] = None,
 ) -> None:
     """Prior-correct a model trained before `tapewatch train` did it itself."""
-    from classify.priors import PriorCorrectionError, correct_model_dir
+    from classify.posthoc import correct_model_dir
+
+    _post_hoc(correct_model_dir, model_dir, output_dir, data_dir)
+
+
+@app.command("calibrate")
+def calibrate_command(
+    model_dir: Annotated[Path, typer.Option(help="A model trained without calibration.")],
+    output_dir: Annotated[Path, typer.Option(help="Where to write the calibrated model.")],
+    data_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_DATA_DIR.")] = None,
+) -> None:
+    """Temperature-scale a model trained before `tapewatch train` did it itself."""
+    from classify.posthoc import calibrate_model_dir
+
+    _post_hoc(calibrate_model_dir, model_dir, output_dir, data_dir)
+
+
+def _post_hoc(
+    step: Callable[[Path, Path, Path], str],
+    model_dir: Path,
+    output_dir: Path,
+    data_dir: Path | None,
+) -> None:
+    from classify.posthoc import PostHocError
 
     settings = load_settings()
     try:
-        version = correct_model_dir(model_dir, output_dir, data_dir or settings.data_dir)
-    except PriorCorrectionError as exc:
+        version = step(model_dir, output_dir, data_dir or settings.data_dir)
+    except PostHocError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
     console.print(

@@ -21,6 +21,7 @@ from torch import Tensor
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from classify.batching import length_grouped_batches, pad
+from classify.calibration import calibrate
 from classify.card import write_card
 from classify.checkpoint import (
     ResumeError,
@@ -74,6 +75,9 @@ class TrainConfig:
     # Take the class weights' prior shift back out of the saved heads (classify/weights.py):
     # argmax = the most probable class, not a rare class the weights favoured.
     prior_correction: bool = True
+    # Fit a temperature per head on the holdout so confidences match accuracy
+    # (classify/calibration.py); it cannot change any prediction's label.
+    calibrate: bool = True
     lora: bool = False  # parameter-efficient: LoRA adapters on attention, merged on save
     lora_rank: int = 16
     lora_alpha: int = 32
@@ -103,6 +107,7 @@ class TrainResult:
     holdout: dict[str, Any] = field(default_factory=dict)
     teacher_versions: list[str] = field(default_factory=list)  # as loaded, in cfg.teachers order
     resumed_at: list[int] = field(default_factory=list)  # steps this run was resumed from
+    calibration: dict[str, Any] = field(default_factory=dict)  # temperatures, holdout ECE
 
 
 @dataclass
@@ -380,6 +385,17 @@ def train(
         kept.load_state_dict(best_state)
     if cfg.lora:
         _unwrap_lora(kept)
+    calibration: dict[str, Any] = {}
+    if cfg.calibrate:
+        calibration = calibrate(kept, Predictor(kept, tokenizer, "train", device=device), held_ex)
+        log.info(
+            "calibrated: %s",
+            " ".join(
+                f"{h} T={c['temperature']:.3f} (holdout ECE {c['holdout_ece_before']:.3f} -> "
+                f"{c['holdout_ece_after']:.3f})"
+                for h, c in calibration.items()
+            ),
+        )
     version = save_model(kept.cpu(), tokenizer, cfg.output_dir)
     result = TrainResult(
         output_dir=cfg.output_dir,
@@ -390,6 +406,7 @@ def train(
         holdout=run.best_report,
         teacher_versions=teacher_versions,
         resumed_at=run.resumed_at,
+        calibration=calibration,
     )
     write_training_record(cfg, result)
     write_card(cfg.output_dir)
@@ -454,6 +471,7 @@ def write_training_record(cfg: TrainConfig, result: TrainResult) -> None:
         "steps": result.steps,
         "train_seconds": round(result.seconds, 1),
         "resumed_at_steps": result.resumed_at,
+        "calibration": result.calibration,
         "holdout": {
             h: {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"]}
             for h, r in result.holdout.items()

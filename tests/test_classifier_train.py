@@ -186,12 +186,15 @@ def test_prior_correction_takes_log_class_weights_out_of_the_head_biases(
     """Same run with and without the correction: identical weights except each head's bias,
     which is lower by exactly log(class weight); the post-hoc command reproduces it."""
     from classify.data import holdout, load_split
-    from classify.priors import PriorCorrectionError, correct_model_dir
+    from classify.posthoc import PostHocError, correct_model_dir
     from classify.weights import head_weights
 
     base, data = toy
-    plain = train(_config(base, data, tmp_path / "plain", epochs=1, prior_correction=False))
-    train(_config(base, data, tmp_path / "corrected", epochs=1))
+    # Without temperature scaling, which would scale the heads as well.
+    plain = train(
+        _config(base, data, tmp_path / "plain", epochs=1, prior_correction=False, calibrate=False)
+    )
+    train(_config(base, data, tmp_path / "corrected", epochs=1, calibrate=False))
     topic, sentiment = load_split(data, "train")
     cfg = _config(base, data, tmp_path)
     train_ex, _ = holdout(topic + sentiment, cfg.holdout_fraction, cfg.holdout_seed)
@@ -214,14 +217,14 @@ def test_prior_correction_takes_log_class_weights_out_of_the_head_biases(
     assert record["hyperparameters"]["prior_correction"] is True
     assert plain.model_version in (tmp_path / "post-hoc" / "README.md").read_text()
 
-    with pytest.raises(PriorCorrectionError, match="already"):
+    with pytest.raises(PostHocError, match="already"):
         correct_model_dir(tmp_path / "post-hoc", tmp_path / "twice", data)
 
 
 def test_prior_correction_refuses_other_train_files(toy: tuple[Path, Path], tmp_path: Path) -> None:
     import shutil
 
-    from classify.priors import PriorCorrectionError, correct_model_dir
+    from classify.posthoc import PostHocError, correct_model_dir
 
     base, data = toy
     train(_config(base, data, tmp_path / "plain", max_steps=2, prior_correction=False))
@@ -229,7 +232,7 @@ def test_prior_correction_refuses_other_train_files(toy: tuple[Path, Path], tmp_
     shutil.copytree(data, other)
     csv = next(other.glob("twitter-financial-news-topic/train*"))
     csv.write_text(csv.read_text() + csv.read_text().splitlines()[-1] + "\n")
-    with pytest.raises(PriorCorrectionError, match="sha256"):
+    with pytest.raises(PostHocError, match="sha256"):
         correct_model_dir(tmp_path / "plain", tmp_path / "out", other)
     assert not (tmp_path / "out").exists()
 
@@ -316,3 +319,41 @@ def test_resuming_is_refused_when_it_would_not_continue_the_same_run(
     # Where it runs may change; what it trains may not.
     done = train(_config(base, data, tmp_path / "m", resume=True, threads=2, **RESUMABLE))
     assert done.resumed_at == [1]
+
+
+def test_calibration_only_rescales_the_heads_and_the_post_hoc_command_matches_it(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Same seeded run with and without temperature scaling: the encoder is identical, each
+    head is divided by its recorded temperature, so no label changes; `tapewatch calibrate`
+    on the uncalibrated model gives the same temperatures."""
+    from classify.posthoc import PostHocError, calibrate_model_dir, correct_model_dir
+
+    base, data = toy
+    short = {"epochs": 2, "prior_correction": False}
+    raw = train(_config(base, data, tmp_path / "raw", calibrate=False, **short))
+    cal = train(_config(base, data, tmp_path / "cal", **short))
+    assert raw.calibration == {}
+    temperatures = {h: cal.calibration[h]["temperature"] for h in ("topic", "sentiment")}
+    assert all(t != 1.0 for t in temperatures.values()), temperatures
+    for head in ("topic", "sentiment"):
+        c = cal.calibration[head]
+        assert c["holdout_ece_after"] <= c["holdout_ece_before"] + 1e-9, c
+    before, after = _saved_weights(tmp_path / "raw"), _saved_weights(tmp_path / "cal")
+    for name, tensor in before.items():
+        head = name.split("_head.")[0] if "_head." in name else None
+        expected = tensor / temperatures[head] if head else tensor
+        torch.testing.assert_close(after[name], expected, atol=2e-3, rtol=2e-3, msg=name)
+    assert cal.model_version != raw.model_version
+    assert cal.holdout == raw.holdout  # accuracy and macro-F1: labels cannot change
+
+    calibrate_model_dir(tmp_path / "raw", tmp_path / "post-hoc", data)
+    record = json.loads((tmp_path / "post-hoc" / "training.json").read_text())
+    for head, t in temperatures.items():
+        assert record["calibration"][head]["temperature"] == pytest.approx(t, rel=1e-3)
+    assert record["calibration"]["post_hoc"]["source_model_version"] == raw.model_version
+    assert "Temperature-scaled" in (tmp_path / "post-hoc" / "README.md").read_text()
+    with pytest.raises(PostHocError, match="already"):
+        calibrate_model_dir(tmp_path / "cal", tmp_path / "twice", data)
+    with pytest.raises(PostHocError, match="temperature-scaled"):
+        correct_model_dir(tmp_path / "cal", tmp_path / "corrected", data)

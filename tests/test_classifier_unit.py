@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -188,3 +189,17 @@ def test_missing_model_directory_says_what_is_wrong(tmp_path: Path) -> None:
 
     with pytest.raises(ModelLoadError, match="not a Tapewatch model directory"):
         Predictor.from_dir(tmp_path, device="cpu")
+
+
+def test_fit_temperature_recovers_the_overconfidence_it_was_given() -> None:
+    """Labels drawn from softmax(z), the model reports softmax(3z): the fitted temperature
+    must come out near 3 and undo it; calibrated probabilities keep their argmax."""
+    from classify.calibration import fit_temperature
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 1.5, size=(20000, 5))
+    truth = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = np.array([rng.choice(5, p=row) for row in truth], dtype=np.int64)
+    overconfident = np.exp(3 * logits) / np.exp(3 * logits).sum(axis=1, keepdims=True)
+    assert fit_temperature(overconfident, labels) == pytest.approx(3.0, rel=0.05)
+    assert fit_temperature(truth, labels) == pytest.approx(1.0, rel=0.05)

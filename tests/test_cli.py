@@ -127,17 +127,24 @@ def test_up_starts_services_and_workers_restarts_a_crash_and_stops_cleanly(
     assert (tmp_path / "state" / "logs" / "classify.log").exists()
 
 
-def test_correct_priors_refuses_an_already_corrected_model_and_says_why(tmp_path: Path) -> None:
-    """The shipped model is prior-corrected: correcting it again would shift it twice."""
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [("correct-priors", "prior correction already"), ("calibrate", "temperature-scaled already")],
+)
+def test_post_hoc_steps_refuse_the_shipped_model_which_has_both_and_say_why(
+    tmp_path: Path, command: str, says: str
+) -> None:
+    """The shipped model is prior-corrected and calibrated: doing either again would shift or
+    flatten it twice."""
     shipped = Path(__file__).resolve().parents[1] / "models" / "tapewatch-minilm"
     run = subprocess.run(
-        [BIN, "correct-priors", "--model-dir", shipped, "--output-dir", tmp_path / "again"],
+        [BIN, command, "--model-dir", shipped, "--output-dir", tmp_path / "again"],
         env=_env(),
         capture_output=True,
         text=True,
     )
     assert run.returncode == 2, run.stderr
-    assert "prior correction already" in " ".join(run.stderr.split())  # rich wraps lines
+    assert says in " ".join(run.stderr.split())  # rich wraps lines
     assert not (tmp_path / "again").exists()
 
 

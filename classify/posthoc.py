@@ -1,0 +1,103 @@
+"""Post-hoc steps for a model trained before `tapewatch train` did them itself: prior
+correction (:mod:`classify.weights`) and temperature scaling (:mod:`classify.calibration`).
+
+Both recompute what training would have used from the model's training record: the same train
+files (checked by sha256) and the same holdout split. Each writes a new model directory (the
+source stays as it was) and records the source version and the command in its training record.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from classify.calibration import calibrate
+from classify.card import write_card
+from classify.data import Example, data_files, holdout, load_split, sha256
+from classify.model import HeadlineClassifier, load_model, save_model
+from classify.predictor import Predictor
+from classify.train import holdout_report
+from classify.weights import correct_priors, head_weights
+
+
+class PostHocError(ValueError):
+    """The step cannot be applied to this model (the message says why and what to do)."""
+
+
+def correct_model_dir(source: Path, output: Path, data_dir: Path) -> str:
+    """Write a prior-corrected copy of the model in ``source`` to ``output``; return its version."""
+    record, train_ex, held_ex = _recorded_split(source, output, data_dir)
+    params = record["hyperparameters"]
+    if params.get("prior_correction"):
+        raise PostHocError(f"{source} was trained with prior correction already")
+    if params["class_weighting"] == "none":
+        raise PostHocError(f"{source} was trained without class weights: nothing to undo")
+    if record.get("calibration"):
+        # The bias shift is log(w) / T once the heads are scaled: correct first, then calibrate.
+        raise PostHocError(f"{source} is temperature-scaled; correct the model it came from")
+    model, tokenizer, source_version = load_model(source)
+    correct_priors(model, *head_weights(train_ex, params["class_weighting"]))
+    record["hyperparameters"]["prior_correction"] = True
+    record["prior_correction"] = {"source_model_version": source_version, "command": _command()}
+    return _write(model, tokenizer, output, record, held_ex)
+
+
+def calibrate_model_dir(source: Path, output: Path, data_dir: Path) -> str:
+    """Write a temperature-scaled copy of the model in ``source`` to ``output``."""
+    record, _, held_ex = _recorded_split(source, output, data_dir)
+    if record.get("calibration"):
+        raise PostHocError(f"{source} is temperature-scaled already")
+    model, tokenizer, source_version = load_model(source)
+    record["calibration"] = calibrate(model, Predictor(model, tokenizer, "source"), held_ex) | {
+        "post_hoc": {"source_model_version": source_version, "command": _command()}
+    }
+    record["hyperparameters"]["calibrate"] = True
+    return _write(model, tokenizer, output, record, held_ex)
+
+
+def _command() -> str:
+    return " ".join(["tapewatch", *sys.argv[1:]])
+
+
+def _recorded_split(
+    source: Path, output: Path, data_dir: Path
+) -> tuple[dict[str, Any], list[Example], list[Example]]:
+    """The source's training record and its train/holdout split, rebuilt from the same files."""
+    if output.resolve() == source.resolve():
+        raise PostHocError("write the new model to a new directory, not over its source")
+    record: dict[str, Any] = json.loads((source / "training.json").read_text())
+    for name, path in data_files(data_dir, "train").items():
+        if sha256(path) != record["data"][name]["sha256"]:
+            raise PostHocError(
+                f"{path} differs from the file {source} was trained on (sha256 mismatch); "
+                "point --data-dir at the data it was trained on"
+            )
+    params = record["hyperparameters"]
+    topic, sentiment = load_split(data_dir, "train")
+    # Models trained before holdout_seed existed carved their holdout with the run's seed.
+    seed = params.get("holdout_seed", params["seed"])
+    train_ex, held_ex = holdout(topic + sentiment, params["holdout_fraction"], seed)
+    return record, train_ex, held_ex
+
+
+def _write(
+    model: HeadlineClassifier,
+    tokenizer: Any,
+    output: Path,
+    record: dict[str, Any],
+    held_ex: list[Example],
+) -> str:
+    report = holdout_report(Predictor(model, tokenizer, "new"), held_ex)
+    output.mkdir(parents=True, exist_ok=True)
+    version = save_model(model, tokenizer, output)
+    for name in ("eval-valid.json", "eval-valid-int8.json"):
+        (output / name).unlink(missing_ok=True)  # a report left there would describe other weights
+    record["model_version"] = version
+    record["holdout"] = {
+        h: {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"]} for h, r in report.items()
+    }
+    (output / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_card(output)
+    return version
