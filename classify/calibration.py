@@ -12,6 +12,7 @@ model needs no extra setting, and every engine path (fp16, int8, CUDA) applies i
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -25,7 +26,7 @@ from classify.metrics import expected_calibration_error
 from classify.model import HeadlineClassifier
 from classify.predictor import Predictor
 
-HEADS = ("topic", "sentiment")
+log = logging.getLogger(__name__)
 
 
 def _nll(logp: NDArray[np.float64], labels: NDArray[np.int64], beta: float) -> float:
@@ -35,17 +36,27 @@ def _nll(logp: NDArray[np.float64], labels: NDArray[np.int64], beta: float) -> f
     return float((log_norm - z[np.arange(len(labels)), labels]).mean())
 
 
-def fit_temperature(probabilities: NDArray[np.floating[Any]], labels: NDArray[np.int64]) -> float:
-    """The temperature T minimising the NLL of ``softmax(log p / T)`` on these labels.
+BETA_RANGE = (0.05, 20.0)  # 1 / T: from 20x flatter to 20x sharper
+
+
+def fit_temperature(
+    probabilities: NDArray[np.floating[Any]], labels: NDArray[np.int64]
+) -> float | None:
+    """The temperature T minimising the NLL of ``softmax(log p / T)`` on these labels, or None
+    when there is no optimum inside the search range.
 
     Works from probabilities: ``log p`` differs from the logits by a per-row constant, which
-    the softmax ignores. The NLL is convex in ``1 / T``, so a golden-section search over
-    ``1 / T`` in [0.05, 20] finds the minimum; no optimiser state, same answer every time.
+    the softmax ignores (probabilities under 1e-12 are clipped there, which only touches
+    mistakes made with near certainty). The NLL is convex in ``1 / T``, so a golden-section
+    search over ``1 / T`` finds the minimum; no optimiser state, same answer every time. An
+    answer at the edge of the range means the data do not pin T down (every holdout row right,
+    so sharpening always helps, or flat probabilities): None, rather than an artefact of the
+    range.
     """
     if len(labels) == 0:
-        return 1.0
+        return None
     logp = np.log(np.clip(probabilities.astype(np.float64), 1e-12, 1.0))
-    lo, hi = 0.05, 20.0
+    lo, hi = BETA_RANGE
     ratio = (math.sqrt(5) - 1) / 2
     a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
     fa, fb = _nll(logp, labels, a), _nll(logp, labels, b)
@@ -58,7 +69,10 @@ def fit_temperature(probabilities: NDArray[np.floating[Any]], labels: NDArray[np
             lo, a, fa = a, b, fb
             b = lo + ratio * (hi - lo)
             fb = _nll(logp, labels, b)
-    return 1.0 / ((lo + hi) / 2)
+    beta = (lo + hi) / 2
+    if not BETA_RANGE[0] * 1.01 < beta < BETA_RANGE[1] * 0.99:
+        return None
+    return 1.0 / beta
 
 
 def scale_heads(model: HeadlineClassifier, temperatures: dict[str, float]) -> None:
@@ -81,12 +95,23 @@ def calibrate(
         rows = np.array([getattr(ex, head) != IGNORE for ex in examples], dtype=bool)
         labels = np.array([getattr(ex, head) for ex in examples], dtype=np.int64)[rows]
         p = probs[rows].astype(np.float64)
-        temperature = fit_temperature(p, labels)
+        fitted = fit_temperature(p, labels)
+        if fitted is None:
+            log.warning(
+                "%s head: no temperature fits its %d holdout rows; left uncalibrated (T = 1)",
+                head,
+                len(labels),
+            )
+        temperature = fitted or 1.0
         scaled = p ** (1.0 / temperature)
         scaled /= scaled.sum(axis=1, keepdims=True)
         correct = p.argmax(axis=1) == labels
+        logp = np.log(np.clip(p, 1e-12, 1.0))
         result[head] = {
             "temperature": round(temperature, 6),
+            # The NLL is what the fit minimises; ECE is what users read (noisy on few rows).
+            "holdout_nll_before": _nll(logp, labels, 1.0),
+            "holdout_nll_after": _nll(logp, labels, 1.0 / temperature),
             "holdout_ece_before": expected_calibration_error(p.max(axis=1), correct),
             "holdout_ece_after": expected_calibration_error(scaled.max(axis=1), correct),
         }

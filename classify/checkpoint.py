@@ -9,6 +9,7 @@ teachers' soft targets), so a resumed run ends with the same model as one never 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -16,15 +17,14 @@ from typing import Any
 
 import torch
 
+log = logging.getLogger(__name__)
 # Inside the output directory, apart from the model files, and removed when the run completes.
 CHECKPOINT_DIR = "resume"
 CHECKPOINT_FILE = "checkpoint.pt"
 
 # Settings that may change between the interrupted run and its resumption: where things run,
-# not what is trained.
-FREE_TO_CHANGE = frozenset(
-    {"data_dir", "output_dir", "device", "threads", "checkpoint_every", "resume"}
-)
+# not what is trained (calibration happens after the last step).
+FREE_TO_CHANGE = frozenset({"device", "threads", "checkpoint_every", "resume", "calibrate"})
 
 
 class ResumeError(Exception):
@@ -53,6 +53,12 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    # The rename itself survives a power cut only once the directory entry is on disk.
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -65,7 +71,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def remove_checkpoint(output_dir: Path) -> None:
-    shutil.rmtree(output_dir / CHECKPOINT_DIR, ignore_errors=True)
+    try:
+        shutil.rmtree(output_dir / CHECKPOINT_DIR)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        # The model is saved; only a later run into this directory would trip over it.
+        log.warning("could not delete %s (%s): delete it by hand", exc.filename, exc.strerror)
 
 
 def run_identity(hyperparameters: dict[str, Any], data_sha256: dict[str, str]) -> dict[str, Any]:

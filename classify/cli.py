@@ -5,9 +5,9 @@ Heavy imports (torch, transformers) happen inside the commands so the CLI starts
 
 from __future__ import annotations
 
+import shlex
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -130,12 +130,14 @@ def train(
                 console.print(f"[red]error:[/] {exc}")
                 raise typer.Exit(2) from exc
             except TrainingInterrupted as exc:
-                again = " ".join(a for a in ["tapewatch", *sys.argv[1:]] if a != "--resume")
+                flags = ("--resume", "--no-resume")
+                again = shlex.join(["tapewatch", *(a for a in sys.argv[1:] if a not in flags)])
                 console.print(
                     f"[yellow]stopped[/] at step {exc.step}/{exc.total}, checkpoint saved. "
                     f"Continue with: {again} --resume"
                 )
-                raise typer.Exit(130) from exc
+                # The shell's convention: 128 + the signal's number (130 Ctrl-C, 143 SIGTERM).
+                raise typer.Exit(128 + (stop.signum or signal.SIGINT)) from exc
     console.print(
         f"[green]saved[/] {result.output_dir} (version {result.model_version}, best epoch "
         f"{result.best_epoch}, {result.steps} steps, {result.seconds / 60:.1f} min)"
@@ -147,18 +149,35 @@ def train(
         )
 
 
+class StopRequest:
+    """Set by SIGINT/SIGTERM; remembers which, for the exit code."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def is_set(self) -> bool:
+        return self.signum is not None
+
+
 @contextmanager
-def stop_on_signal() -> Iterator[threading.Event]:
-    """SIGINT/SIGTERM set the event (training stops cleanly at the next step); a second
-    Ctrl-C falls through to Python's default and interrupts at once."""
-    stop = threading.Event()
+def stop_on_signal() -> Iterator[StopRequest]:
+    """SIGINT/SIGTERM ask training to stop cleanly at the end of its current step (or of its
+    set-up); a second Ctrl-C falls through to Python's default and interrupts at once. A
+    signal the parent process ignores (a background job's SIGINT) stays ignored."""
+    stop = StopRequest()
 
     def handler(signum: int, frame: object) -> None:
-        stop.set()
-        console.print("[yellow]stopping after this step (Ctrl-C again to abort)[/]")
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        stop.signum = stop.signum or signum
+        again = " (Ctrl-C again to abort)" if signum == signal.SIGINT else ""
+        console.print(f"[yellow]stopping at the end of this step{again}[/]")
+        if signal.getsignal(signal.SIGINT) is handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        sig: signal.signal(sig, handler)
+        for sig in (signal.SIGINT, signal.SIGTERM)
+        if signal.getsignal(sig) is not signal.SIG_IGN
+    }
     try:
         yield stop
     finally:

@@ -164,7 +164,10 @@ def save_model(
     state = {
         k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()
     }
-    save_file(state, str(directory / WEIGHTS))
+    # Written aside and renamed: a kill mid-write leaves the previous weights, not a torn file.
+    tmp = directory / (WEIGHTS + ".tmp")
+    save_file(state, str(tmp))
+    os.replace(tmp, directory / WEIGHTS)
     model.config.save(directory)
     model.encoder.config.save_pretrained(directory / ENCODER_DIR)
     tokenizer.save_pretrained(directory)

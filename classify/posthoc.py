@@ -28,7 +28,7 @@ class PostHocError(ValueError):
 
 def correct_model_dir(source: Path, output: Path, data_dir: Path) -> str:
     """Write a prior-corrected copy of the model in ``source`` to ``output``; return its version."""
-    record, train_ex, held_ex = _recorded_split(source, output, data_dir)
+    record = _record(source, output)
     params = record["hyperparameters"]
     if params.get("prior_correction"):
         raise PostHocError(f"{source} was trained with prior correction already")
@@ -36,7 +36,11 @@ def correct_model_dir(source: Path, output: Path, data_dir: Path) -> str:
         raise PostHocError(f"{source} was trained without class weights: nothing to undo")
     if record.get("calibration"):
         # The bias shift is log(w) / T once the heads are scaled: correct first, then calibrate.
-        raise PostHocError(f"{source} is temperature-scaled; correct the model it came from")
+        raise PostHocError(
+            f"{source} is temperature-scaled: prior-correct the model it was calibrated from, "
+            "or retrain (tapewatch train does both, correction first)"
+        )
+    train_ex, held_ex = _split(source, record, data_dir)
     model, tokenizer, source_version = load_model(source)
     correct_priors(model, *head_weights(train_ex, params["class_weighting"]))
     record["hyperparameters"]["prior_correction"] = True
@@ -46,9 +50,10 @@ def correct_model_dir(source: Path, output: Path, data_dir: Path) -> str:
 
 def calibrate_model_dir(source: Path, output: Path, data_dir: Path) -> str:
     """Write a temperature-scaled copy of the model in ``source`` to ``output``."""
-    record, _, held_ex = _recorded_split(source, output, data_dir)
+    record = _record(source, output)
     if record.get("calibration"):
         raise PostHocError(f"{source} is temperature-scaled already")
+    _, held_ex = _split(source, record, data_dir)
     model, tokenizer, source_version = load_model(source)
     record["calibration"] = calibrate(model, Predictor(model, tokenizer, "source"), held_ex) | {
         "post_hoc": {"source_model_version": source_version, "command": _command()}
@@ -61,13 +66,17 @@ def _command() -> str:
     return " ".join(["tapewatch", *sys.argv[1:]])
 
 
-def _recorded_split(
-    source: Path, output: Path, data_dir: Path
-) -> tuple[dict[str, Any], list[Example], list[Example]]:
-    """The source's training record and its train/holdout split, rebuilt from the same files."""
+def _record(source: Path, output: Path) -> dict[str, Any]:
     if output.resolve() == source.resolve():
         raise PostHocError("write the new model to a new directory, not over its source")
     record: dict[str, Any] = json.loads((source / "training.json").read_text())
+    return record
+
+
+def _split(
+    source: Path, record: dict[str, Any], data_dir: Path
+) -> tuple[list[Example], list[Example]]:
+    """The source's train/holdout split, rebuilt from the same files (checked by sha256)."""
     for name, path in data_files(data_dir, "train").items():
         if sha256(path) != record["data"][name]["sha256"]:
             raise PostHocError(
@@ -78,8 +87,7 @@ def _recorded_split(
     topic, sentiment = load_split(data_dir, "train")
     # Models trained before holdout_seed existed carved their holdout with the run's seed.
     seed = params.get("holdout_seed", params["seed"])
-    train_ex, held_ex = holdout(topic + sentiment, params["holdout_fraction"], seed)
-    return record, train_ex, held_ex
+    return holdout(topic + sentiment, params["holdout_fraction"], seed)
 
 
 def _write(

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import random
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -291,7 +292,7 @@ def train(
         best_state = saved["best_state"]
         run = _Progress(**saved["progress"])
         run.resumed_at.append(run.step)
-        _set_rng_states(saved["rng"])
+        _set_rng_states(saved["rng"], device)
         log.info("resumed at step %d/%d (epoch %d)", run.step, total, run.epoch)
 
     def checkpoint() -> None:
@@ -306,11 +307,15 @@ def train(
                 "best_state": best_state,
                 "soft": soft,
                 "teacher_versions": teacher_versions,
-                "rng": _rng_states(),
+                "rng": _rng_states(device),
                 "progress": asdict(run) | {"seconds": run.seconds + time.monotonic() - started},
             },
         )
 
+    if stop_requested is not None and stop_requested():
+        # Asked to stop during set-up (teacher scoring can take tens of minutes): keep it.
+        checkpoint()
+        raise TrainingInterrupted(run.step, total, ckpt_path)
     while run.epoch <= cfg.epochs:
         if run.epoch_rng is None:
             run.epoch_rng = rng.getstate()
@@ -414,18 +419,19 @@ def train(
     return result
 
 
-def _rng_states() -> dict[str, Any]:
-    """Dropout draws from torch's generator; the batch order has its own (in the progress)."""
+def _rng_states(device: torch.device) -> dict[str, Any]:
+    """Dropout draws from the device's generator; the batch order has its own (in the
+    progress)."""
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
     }
 
 
-def _set_rng_states(states: dict[str, Any]) -> None:
+def _set_rng_states(states: dict[str, Any], device: torch.device) -> None:
     torch.set_rng_state(states["torch"])
-    if states["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
+    if device.type == "cuda" and states["cuda"] is not None:
+        torch.cuda.set_rng_state(states["cuda"], device)
 
 
 def _summary(report: dict[str, Any]) -> str:
@@ -444,7 +450,8 @@ def _plain(value: Any) -> Any:
 
 
 def _hyperparameters(cfg: TrainConfig) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in asdict(cfg).items() if k not in {"data_dir", "output_dir"}}
+    skip = {"data_dir", "output_dir", "resume"}  # where, and how it was started: not what
+    return {k: _plain(v) for k, v in asdict(cfg).items() if k not in skip}
 
 
 def _train_sha256(cfg: TrainConfig) -> dict[str, str]:
@@ -455,7 +462,8 @@ def write_training_record(cfg: TrainConfig, result: TrainResult) -> None:
     """training.json: what produced this model (command, data hashes, hyper-parameters)."""
     files = {**data_files(cfg.data_dir, "train")}
     record = {
-        "command": " ".join(["tapewatch", *sys.argv[1:]]) if sys.argv else "",
+        # A resumed run records the command that reproduces it, without --resume.
+        "command": shlex.join(["tapewatch", *(a for a in sys.argv[1:] if a != "--resume")]),
         "base_model": cfg.base_model,
         "data": {
             name: {"file": f"{p.parent.name}/{p.name}", "sha256": sha256(p)}

