@@ -21,12 +21,17 @@ import torch
 from numpy.typing import NDArray
 
 from classify.data import Example
+from classify.distill import soften
 from classify.labels import IGNORE
 from classify.metrics import expected_calibration_error
 from classify.model import HeadlineClassifier
 from classify.predictor import Predictor
 
 log = logging.getLogger(__name__)
+
+
+def _log_probs(probabilities: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
+    return np.log(np.clip(probabilities.astype(np.float64), 1e-12, 1.0))
 
 
 def _nll(logp: NDArray[np.float64], labels: NDArray[np.int64], beta: float) -> float:
@@ -55,7 +60,7 @@ def fit_temperature(
     """
     if len(labels) == 0:
         return None
-    logp = np.log(np.clip(probabilities.astype(np.float64), 1e-12, 1.0))
+    logp = _log_probs(probabilities)
     lo, hi = BETA_RANGE
     ratio = (math.sqrt(5) - 1) / 2
     a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
@@ -103,10 +108,9 @@ def calibrate(
                 len(labels),
             )
         temperature = fitted or 1.0
-        scaled = p ** (1.0 / temperature)
-        scaled /= scaled.sum(axis=1, keepdims=True)
+        scaled = soften(p, temperature).numpy()
         correct = p.argmax(axis=1) == labels
-        logp = np.log(np.clip(p, 1e-12, 1.0))
+        logp = _log_probs(p)
         result[head] = {
             "temperature": round(temperature, 6),
             # The NLL is what the fit minimises; ECE is what users read (noisy on few rows).

@@ -24,7 +24,7 @@ CHECKPOINT_FILE = "checkpoint.pt"
 
 # Settings that may change between the interrupted run and its resumption: where things run,
 # not what is trained (calibration happens after the last step).
-FREE_TO_CHANGE = frozenset({"device", "threads", "checkpoint_every", "resume", "calibrate"})
+FREE_TO_CHANGE = frozenset({"device", "threads", "checkpoint_every", "calibrate"})
 
 
 class ResumeError(Exception):

@@ -5,9 +5,7 @@ Heavy imports (torch, transformers) happen inside the commands so the CLI starts
 
 from __future__ import annotations
 
-import shlex
 import signal
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,7 +75,7 @@ def train(
     Ctrl-C or SIGTERM stops at the next step with a checkpoint; --resume continues from it.
     """
     from classify.checkpoint import ResumeError, TrainingInterrupted
-    from classify.train import TrainConfig
+    from classify.train import TrainConfig, reproducing_command
     from classify.train import train as run_training
 
     settings = load_settings()
@@ -130,11 +128,9 @@ def train(
                 console.print(f"[red]error:[/] {exc}")
                 raise typer.Exit(2) from exc
             except TrainingInterrupted as exc:
-                flags = ("--resume", "--no-resume")
-                again = shlex.join(["tapewatch", *(a for a in sys.argv[1:] if a not in flags)])
                 console.print(
                     f"[yellow]stopped[/] at step {exc.step}/{exc.total}, checkpoint saved. "
-                    f"Continue with: {again} --resume"
+                    f"Continue with: {reproducing_command()} --resume"
                 )
                 # The shell's convention: 128 + the signal's number (130 Ctrl-C, 143 SIGTERM).
                 raise typer.Exit(128 + (stop.signum or signal.SIGINT)) from exc

@@ -449,6 +449,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def reproducing_command() -> str:
+    """The command line of this run, shell-quoted, without --resume: what reproduces it from
+    scratch (the training record), and with ``--resume`` added what continues it."""
+    args = (a for a in sys.argv[1:] if a not in ("--resume", "--no-resume"))
+    return shlex.join(["tapewatch", *args])
+
+
 def _hyperparameters(cfg: TrainConfig) -> dict[str, Any]:
     skip = {"data_dir", "output_dir", "resume"}  # where, and how it was started: not what
     return {k: _plain(v) for k, v in asdict(cfg).items() if k not in skip}
@@ -462,8 +469,7 @@ def write_training_record(cfg: TrainConfig, result: TrainResult) -> None:
     """training.json: what produced this model (command, data hashes, hyper-parameters)."""
     files = {**data_files(cfg.data_dir, "train")}
     record = {
-        # A resumed run records the command that reproduces it, without --resume.
-        "command": shlex.join(["tapewatch", *(a for a in sys.argv[1:] if a != "--resume")]),
+        "command": reproducing_command(),
         "base_model": cfg.base_model,
         "data": {
             name: {"file": f"{p.parent.name}/{p.name}", "sha256": sha256(p)}
