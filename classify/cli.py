@@ -5,7 +5,9 @@ Heavy imports (torch, transformers) happen inside the commands so the CLI starts
 
 from __future__ import annotations
 
+import shlex
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,6 +81,7 @@ def train(
     from classify.train import train as run_training
 
     settings = load_settings()
+    command = reproducing_command(sys.argv[1:])
     cfg = TrainConfig(
         data_dir=data_dir or settings.data_dir,
         output_dir=output_dir,
@@ -123,14 +126,16 @@ def train(
 
         with stop_on_signal() as stop:
             try:
-                result = run_training(cfg, on_step=on_step, stop_requested=stop.is_set)
+                result = run_training(
+                    cfg, on_step=on_step, stop_requested=stop.is_set, command=command
+                )
             except ResumeError as exc:
                 console.print(f"[red]error:[/] {exc}")
                 raise typer.Exit(2) from exc
             except TrainingInterrupted as exc:
                 console.print(
                     f"[yellow]stopped[/] at step {exc.step}/{exc.total}, checkpoint saved. "
-                    f"Continue with: {reproducing_command()} --resume"
+                    f"Continue with: {command} --resume"
                 )
                 # The shell's convention: 128 + the signal's number (130 Ctrl-C, 143 SIGTERM).
                 raise typer.Exit(128 + (stop.signum or signal.SIGINT)) from exc
@@ -206,7 +211,7 @@ def calibrate_command(
 
 
 def _post_hoc(
-    step: Callable[[Path, Path, Path], str],
+    step: Callable[[Path, Path, Path, str], str],
     model_dir: Path,
     output_dir: Path,
     data_dir: Path | None,
@@ -215,7 +220,8 @@ def _post_hoc(
 
     settings = load_settings()
     try:
-        version = step(model_dir, output_dir, data_dir or settings.data_dir)
+        command = shlex.join(["tapewatch", *sys.argv[1:]])
+        version = step(model_dir, output_dir, data_dir or settings.data_dir, command)
     except PostHocError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc

@@ -9,7 +9,6 @@ source stays as it was) and records the source version and the command in its tr
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,12 @@ class PostHocError(ValueError):
     """The step cannot be applied to this model (the message says why and what to do)."""
 
 
-def correct_model_dir(source: Path, output: Path, data_dir: Path) -> str:
-    """Write a prior-corrected copy of the model in ``source`` to ``output``; return its version."""
+def correct_model_dir(
+    source: Path, output: Path, data_dir: Path, command: str = "tapewatch correct-priors"
+) -> str:
+    """Write a prior-corrected copy of the model in ``source`` to ``output``; return its version.
+
+    ``command`` is recorded as what made the copy."""
     record = _record(source, output)
     params = record["hyperparameters"]
     if params.get("prior_correction"):
@@ -44,11 +47,13 @@ def correct_model_dir(source: Path, output: Path, data_dir: Path) -> str:
     model, tokenizer, source_version = load_model(source)
     correct_priors(model, *head_weights(train_ex, params["class_weighting"]))
     record["hyperparameters"]["prior_correction"] = True
-    record["prior_correction"] = {"source_model_version": source_version, "command": _command()}
+    record["prior_correction"] = {"source_model_version": source_version, "command": command}
     return _write(model, tokenizer, output, record, held_ex)
 
 
-def calibrate_model_dir(source: Path, output: Path, data_dir: Path) -> str:
+def calibrate_model_dir(
+    source: Path, output: Path, data_dir: Path, command: str = "tapewatch calibrate"
+) -> str:
     """Write a temperature-scaled copy of the model in ``source`` to ``output``."""
     record = _record(source, output)
     if record.get("calibration"):
@@ -56,14 +61,10 @@ def calibrate_model_dir(source: Path, output: Path, data_dir: Path) -> str:
     _, held_ex = _split(source, record, data_dir)
     model, tokenizer, source_version = load_model(source)
     record["calibration"] = calibrate(model, Predictor(model, tokenizer, "source"), held_ex) | {
-        "post_hoc": {"source_model_version": source_version, "command": _command()}
+        "post_hoc": {"source_model_version": source_version, "command": command}
     }
     record["hyperparameters"]["calibrate"] = True
     return _write(model, tokenizer, output, record, held_ex)
-
-
-def _command() -> str:
-    return " ".join(["tapewatch", *sys.argv[1:]])
 
 
 def _record(source: Path, output: Path) -> dict[str, Any]:

@@ -9,9 +9,8 @@ import logging
 import math
 import random
 import shlex
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,12 +202,14 @@ def train(
     *,
     on_step: Callable[[int, int, float], None] | None = None,
     stop_requested: Callable[[], bool] | None = None,
+    command: str = "tapewatch train",
 ) -> TrainResult:
     """Train, keep the best epoch on the holdout, save the model directory; return a summary.
 
     ``on_step(step, total_steps, loss)`` is called after every optimiser step (progress bars).
     When ``stop_requested()`` turns true (Ctrl-C, SIGTERM), a checkpoint is written at the next
     step boundary and :class:`TrainingInterrupted` raised; ``cfg.resume`` continues from it.
+    ``command`` goes into training.json as the line that reproduces the run.
     """
     if not 0.0 <= cfg.distill_weight <= 1.0 or cfg.distill_temperature <= 0:
         raise ValueError("distill_weight must be in [0, 1] and distill_temperature > 0")
@@ -413,7 +414,7 @@ def train(
         resumed_at=run.resumed_at,
         calibration=calibration,
     )
-    write_training_record(cfg, result)
+    write_training_record(cfg, result, command)
     write_card(cfg.output_dir)
     remove_checkpoint(cfg.output_dir)
     return result
@@ -449,11 +450,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def reproducing_command() -> str:
-    """The command line of this run, shell-quoted, without --resume: what reproduces it from
-    scratch (the training record), and with ``--resume`` added what continues it."""
-    args = (a for a in sys.argv[1:] if a not in ("--resume", "--no-resume"))
-    return shlex.join(["tapewatch", *args])
+def reproducing_command(args: Sequence[str]) -> str:
+    """``tapewatch`` with these arguments, shell-quoted, without --resume: what reproduces the
+    run from scratch (the training record), and with ``--resume`` added what continues it."""
+    kept = (a for a in args if a not in ("--resume", "--no-resume"))
+    return shlex.join(["tapewatch", *kept])
 
 
 def _hyperparameters(cfg: TrainConfig) -> dict[str, Any]:
@@ -465,11 +466,11 @@ def _train_sha256(cfg: TrainConfig) -> dict[str, str]:
     return {name: sha256(p) for name, p in data_files(cfg.data_dir, "train").items()}
 
 
-def write_training_record(cfg: TrainConfig, result: TrainResult) -> None:
+def write_training_record(cfg: TrainConfig, result: TrainResult, command: str) -> None:
     """training.json: what produced this model (command, data hashes, hyper-parameters)."""
     files = {**data_files(cfg.data_dir, "train")}
     record = {
-        "command": reproducing_command(),
+        "command": command,
         "base_model": cfg.base_model,
         "data": {
             name: {"file": f"{p.parent.name}/{p.name}", "sha256": sha256(p)}

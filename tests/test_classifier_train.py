@@ -209,12 +209,14 @@ def test_prior_correction_takes_log_class_weights_out_of_the_head_biases(
         expected = tensor - shifts[name] if name in shifts else tensor
         torch.testing.assert_close(after[name], expected, atol=2e-3, rtol=2e-3, msg=name)
 
-    version = correct_model_dir(tmp_path / "plain", tmp_path / "post-hoc", data)
+    how = "tapewatch correct-priors --model-dir plain --output-dir post-hoc"
+    version = correct_model_dir(tmp_path / "plain", tmp_path / "post-hoc", data, how)
     assert version != plain.model_version
     for name, tensor in _saved_weights(tmp_path / "post-hoc").items():
         torch.testing.assert_close(tensor, after[name], atol=2e-3, rtol=2e-3, msg=name)
     record = json.loads((tmp_path / "post-hoc" / "training.json").read_text())
     assert record["prior_correction"]["source_model_version"] == plain.model_version
+    assert record["prior_correction"]["command"] == how
     assert record["hyperparameters"]["prior_correction"] is True
     assert plain.model_version in (tmp_path / "post-hoc" / "README.md").read_text()
 
@@ -342,7 +344,6 @@ def test_resuming_is_refused_when_it_would_not_continue_the_same_run(
     assert done.resumed_at == [0]
     record = json.loads((tmp_path / "m" / "training.json").read_text())
     assert "resume" not in record["hyperparameters"]
-    assert "--resume" not in record["command"]
 
 
 def test_calibration_only_rescales_the_heads_and_the_post_hoc_command_matches_it(
@@ -381,11 +382,12 @@ def test_calibration_only_rescales_the_heads_and_the_post_hoc_command_matches_it
         labels[name] = (t_probs.argmax(1).tolist(), s_probs.argmax(1).tolist())
     assert labels["raw"] == labels["cal"]
 
-    calibrate_model_dir(tmp_path / "raw", tmp_path / "post-hoc", data)
+    calibrate_model_dir(tmp_path / "raw", tmp_path / "post-hoc", data, "tapewatch calibrate …")
     record = json.loads((tmp_path / "post-hoc" / "training.json").read_text())
     for head, t in temperatures.items():
         assert record["calibration"][head]["temperature"] == pytest.approx(t, rel=1e-3)
     assert record["calibration"]["post_hoc"]["source_model_version"] == raw.model_version
+    assert record["calibration"]["post_hoc"]["command"] == "tapewatch calibrate …"
     assert "Temperature-scaled" in (tmp_path / "post-hoc" / "README.md").read_text()
     with pytest.raises(PostHocError, match="already"):
         calibrate_model_dir(tmp_path / "cal", tmp_path / "twice", data)

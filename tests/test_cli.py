@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -183,3 +184,6 @@ def test_train_stops_cleanly_on_sigterm_and_resumes_where_it_stopped(tmp_path: P
     stopped_at = int(re.search(r"stopped at step (\d+)/", message).group(1))  # type: ignore[union-attr]
     assert record["resumed_at_steps"] == [stopped_at]
     assert record["steps"] > stopped_at
+    # The record's command reproduces the whole run from scratch: the resumed run's own
+    # arguments without --resume.
+    assert record["command"] == shlex.join(["tapewatch", *map(str, args[1:])])
