@@ -264,6 +264,60 @@ def eval_command(
         console.print(f"model card updated: {write_card(directory)}")
 
 
+@app.command("compare")
+def compare_command(
+    candidate: Annotated[Path, typer.Argument(help="The model directory to judge.")],
+    baseline: Annotated[
+        Path | None, typer.Option(help="What to judge it against (default: TAPEWATCH_MODEL_DIR).")
+    ] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_DATA_DIR.")] = None,
+    resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 1000,
+    int8: Annotated[bool, typer.Option(help="Compare the CPU int8-quantised engines.")] = False,
+    output: Annotated[Path | None, typer.Option(help="Also write the report as JSON.")] = None,
+) -> None:
+    """Is CANDIDATE better than the baseline on validation? Differences with 95% intervals."""
+    import json
+
+    from rich.table import Table
+
+    from classify.compare import compare, summary
+    from classify.predictor import Predictor
+
+    settings = load_settings()
+    engines = [
+        Predictor.from_dir(
+            directory,
+            device=settings.device,
+            batch_size=settings.inference_batch_size,
+            quantize_int8=int8,
+        )
+        for directory in (baseline or settings.model_dir, candidate)
+    ]
+    with console.status("both models on the validation splits…"):
+        report = compare(*engines, data_dir or settings.data_dir, resamples=resamples)
+    table = Table(
+        title=f"candidate {report['candidate']} against baseline {report['baseline']} "
+        f"(validation; n = {report['n']['topic']} topic, {report['n']['sentiment']} sentiment)"
+    )
+    for col in ("head", "metric", "baseline", "candidate", "difference", "95% interval", ""):
+        table.add_column(col, justify="left" if col in ("head", "metric", "") else "right")
+    for d in report["differences"]:
+        table.add_row(
+            d["head"],
+            d["metric"],
+            f"{d['baseline']:.4f}",
+            f"{d['candidate']:.4f}",
+            f"{d['candidate'] - d['baseline']:+.4f}",
+            f"[{d['low']:+.4f}, {d['high']:+.4f}]",
+            d["verdict"],
+        )
+    Console().print(table)
+    Console().print(summary(report))
+    if output:
+        output.write_text(json.dumps(report, indent=2) + "\n")
+        console.print(f"report saved to {output}")
+
+
 @app.command("classify")
 def classify_command(
     source: Annotated[

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +16,30 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from classify.model import new_model, save_model
 from tapewatch.local import LocalKafka, LocalPostgres, scratch_dir
 from tapewatch.settings import Settings
+from tests.tiny_model import build_tiny_base
+
+# The installed `tapewatch` command, as a user runs it.
+BIN = Path(sys.executable).parent / "tapewatch"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """This process's environment without TAPEWATCH_* settings (tests pass their own)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAPEWATCH_")}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved classifier on the tiny random BERT: loads fast, predicts nonsense."""
+    base = build_tiny_base(tmp_path_factory.mktemp("base"))
+    model, tokenizer = new_model(str(base), max_length=32, head_dropout=0.1)
+    out = tmp_path_factory.mktemp("model")
+    save_model(model, tokenizer, out)
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,23 +18,11 @@ import psycopg2
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from classify.model import new_model, save_model
 from tapewatch.local import LocalKafka, LocalPostgres, scratch_dir
 from tapewatch.local.proc import free_port, wait_until
 from tapewatch.settings import Settings
 from tapewatch.topics import ensure_topics
-from tests.tiny_model import build_tiny_base
-
-BIN = Path(sys.executable).parent / "tapewatch"
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = build_tiny_base(tmp_path_factory.mktemp("base"))
-    model, tokenizer = new_model(str(base), max_length=32, head_dropout=0.1)
-    out = tmp_path_factory.mktemp("model")
-    save_model(model, tokenizer, out)
-    return out
+from tests.conftest import BIN
 
 
 class Pipeline:

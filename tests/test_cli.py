@@ -9,28 +9,19 @@ import re
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from classify.model import new_model, save_model
 from tapewatch.local import scratch_dir
 from tapewatch.local.proc import free_port
+from tests.conftest import BIN, cli_env
 from tests.tiny_model import build_tiny_base
-
-BIN = Path(sys.executable).parent / "tapewatch"
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAPEWATCH_")}
-    env.update(extra)
-    return env
 
 
 def test_db_upgrade_and_current(empty_database_url: str) -> None:
-    env = _env(TAPEWATCH_DATABASE_URL=empty_database_url)
+    env = cli_env(TAPEWATCH_DATABASE_URL=empty_database_url)
     up = subprocess.run([BIN, "db", "upgrade"], env=env, capture_output=True, text=True)
     assert up.returncode == 0, up.stderr
     cur = subprocess.run([BIN, "db", "current"], env=env, capture_output=True, text=True)
@@ -54,15 +45,6 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = build_tiny_base(tmp_path_factory.mktemp("base"))
-    model, tokenizer = new_model(str(base), max_length=32, head_dropout=0.1)
-    out = tmp_path_factory.mktemp("model")
-    save_model(model, tokenizer, out)
-    return out
-
-
 def _read_until(
     proc: subprocess.Popen[str], marker: str, output: list[str], timeout: float
 ) -> bool:
@@ -83,7 +65,7 @@ def test_up_starts_services_and_workers_restarts_a_crash_and_stops_cleanly(
 ) -> None:
     tmp_path = scratch_dir("tapewatch-up-")
     kafka_port, pg_port = free_port(), free_port()
-    env = _env(
+    env = cli_env(
         TAPEWATCH_STATE_DIR=str(tmp_path / "state"),
         TAPEWATCH_KAFKA_PORT=str(kafka_port),
         TAPEWATCH_POSTGRES_PORT=str(pg_port),
@@ -141,7 +123,7 @@ def test_post_hoc_steps_refuse_the_shipped_model_which_has_both_and_say_why(
     shipped = Path(__file__).resolve().parents[1] / "models" / "tapewatch-minilm"
     run = subprocess.run(
         [BIN, command, "--model-dir", shipped, "--output-dir", tmp_path / "again"],
-        env=_env(),
+        env=cli_env(),
         capture_output=True,
         text=True,
     )
@@ -163,7 +145,7 @@ def test_train_stops_cleanly_on_sigterm_and_resumes_where_it_stopped(tmp_path: P
         "--epochs", "20", "--patience", "20", "--batch-size", "8", "--max-length", "16",
         "--threads", "1",
     ]  # fmt: skip
-    proc = subprocess.Popen(args, env=_env(), stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args, env=cli_env(), stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     seen = []
     for line in proc.stderr:  # the handler is installed before this line is logged
@@ -177,7 +159,7 @@ def test_train_stops_cleanly_on_sigterm_and_resumes_where_it_stopped(tmp_path: P
     assert (out / "resume" / "checkpoint.pt").exists()
     assert "Continue with: tapewatch train" in message and "--resume" in message
 
-    again = subprocess.run([*args, "--resume"], env=_env(), capture_output=True, text=True)
+    again = subprocess.run([*args, "--resume"], env=cli_env(), capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert not (out / "resume").exists()
     record = json.loads((out / "training.json").read_text())
