@@ -73,7 +73,10 @@ class Settings(BaseSettings):
     )
     max_length: int = Field(default=64, ge=8, le=512, description="Token truncation length.")
     inference_batch_size: int = Field(default=64, ge=1, description="Engine batch size.")
-    quantize_int8: bool = Field(default=False, description="CPU int8 dynamic quantisation.")
+    quantize_int8: bool = Field(
+        default=False,
+        description="CPU int8 dynamic quantisation: ~1.5x faster; outputs depend on the batch.",
+    )
 
     # --- observability ------------------------------------------------------------------------
     log_level: str = Field(default="INFO", description="Python logging level.")

@@ -17,9 +17,10 @@ MODEL_DIR = Settings().model_dir
 BIN = Path(sys.executable).parent / "tapewatch"
 
 
-@pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    return Predictor.from_dir(MODEL_DIR, device="cpu")
+@pytest.fixture(scope="module", params=[False, True], ids=["fp32", "int8"])
+def predictor(request: pytest.FixtureRequest) -> Predictor:
+    """The engine as shipped, and with the CPU int8 option a user may turn on."""
+    return Predictor.from_dir(MODEL_DIR, device="cpu", quantize_int8=request.param)
 
 
 def test_shipped_model_is_small_and_complete() -> None:
