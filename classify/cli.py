@@ -11,13 +11,17 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from tapewatch.entry import load_settings
+
+if TYPE_CHECKING:
+    from classify.predictor import Predictor
+    from tapewatch.settings import Settings
 
 app = typer.Typer()
 console = Console(stderr=True)
@@ -242,16 +246,10 @@ def eval_command(
 ) -> None:
     """Evaluate both heads on the validation splits; print and save the report."""
     from classify.evaluate import evaluate, print_report, save_report
-    from classify.predictor import Predictor
 
     settings = load_settings()
     directory = model_dir or settings.model_dir
-    predictor = Predictor.from_dir(
-        directory,
-        device=settings.device,
-        batch_size=settings.inference_batch_size,
-        quantize_int8=int8,
-    )
+    predictor = _engine(settings, directory, int8)
     with console.status("evaluating on the validation splits…"):
         report = evaluate(predictor, data_dir or settings.data_dir)
     print_report(report, Console())
@@ -281,18 +279,9 @@ def compare_command(
     from rich.table import Table
 
     from classify.compare import compare, summary
-    from classify.predictor import Predictor
 
     settings = load_settings()
-    engines = [
-        Predictor.from_dir(
-            directory,
-            device=settings.device,
-            batch_size=settings.inference_batch_size,
-            quantize_int8=int8,
-        )
-        for directory in (baseline or settings.model_dir, candidate)
-    ]
+    engines = [_engine(settings, d, int8) for d in (baseline or settings.model_dir, candidate)]
     with console.status("both models on the validation splits…"):
         report = compare(*engines, data_dir or settings.data_dir, resamples=resamples)
     table = Table(
@@ -339,16 +328,11 @@ def classify_command(
     import json
     import sys
 
-    from classify.predictor import PredictionError, Predictor
+    from classify.predictor import PredictionError
     from classify.reader import InputFormatError, read_items
 
     settings = load_settings()
-    predictor = Predictor.from_dir(
-        model_dir or settings.model_dir,
-        device=settings.device,
-        batch_size=settings.inference_batch_size,
-        quantize_int8=settings.quantize_int8,
-    )
+    predictor = _engine(settings, model_dir or settings.model_dir, settings.quantize_int8)
     use_csv = csv_format if csv_format is not None else bool(source and source.suffix == ".csv")
     stream = sys.stdin.buffer if source is None or str(source) == "-" else source.open("rb")
     out = output.open("w", encoding="utf-8") if output else sys.stdout
@@ -373,3 +357,23 @@ def classify_command(
         if output:
             out.close()
     console.print(f"{counts['classified']} classified, {counts['errors']} error records")
+
+
+def _engine(settings: Settings, directory: Path, int8: bool) -> Predictor:
+    """The inference engine for a model directory; a missing or broken one is a clear error."""
+    from classify.model import ModelLoadError
+    from classify.predictor import Predictor
+
+    try:
+        return Predictor.from_dir(
+            directory,
+            device=settings.device,
+            batch_size=settings.inference_batch_size,
+            quantize_int8=int8,
+        )
+    except ModelLoadError as exc:
+        console.print(
+            f"[red]error:[/] {exc}. Give a directory written by `tapewatch train` (the shipped "
+            "model is models/tapewatch-minilm; TAPEWATCH_MODEL_DIR sets the default)."
+        )
+        raise typer.Exit(2) from exc

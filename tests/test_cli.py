@@ -169,3 +169,25 @@ def test_train_stops_cleanly_on_sigterm_and_resumes_where_it_stopped(tmp_path: P
     # The record's command reproduces the whole run from scratch: the resumed run's own
     # arguments without --resume.
     assert record["command"] == shlex.join(["tapewatch", *map(str, args[1:])])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["eval", "--model-dir", "{missing}"], ["compare", "{missing}"], ["classify"]],
+    ids=["eval", "compare", "classify"],
+)
+def test_a_missing_model_directory_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, args: list[str]
+) -> None:
+    missing = str(tmp_path / "no-model")
+    run = subprocess.run(
+        [BIN, *(a.format(missing=missing) for a in args)],
+        env=cli_env(TAPEWATCH_MODEL_DIR=missing),
+        input="Fed raises rates\n",
+        capture_output=True,
+        text=True,
+    )
+    said = " ".join(run.stderr.split())
+    assert run.returncode == 2, said
+    assert "is not a Tapewatch model directory" in said and "tapewatch train" in said
+    assert "Traceback" not in said
