@@ -300,8 +300,11 @@ def compare_command(
             f"[{d['low']:+.4f}, {d['high']:+.4f}]",
             d["verdict"],
         )
-    Console().print(table)
-    Console().print(summary(report))
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=120)  # a log or pipe: one row a line, not rich's 80-column wrap
+    out.print(table)
+    out.print(summary(report))
     if output:
         output.write_text(json.dumps(report, indent=2) + "\n")
         console.print(f"report saved to {output}")
