@@ -5,7 +5,6 @@ Heavy imports (torch, transformers) happen inside the commands so the CLI starts
 
 from __future__ import annotations
 
-import shlex
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -221,10 +220,11 @@ def _post_hoc(
     data_dir: Path | None,
 ) -> None:
     from classify.posthoc import PostHocError
+    from classify.train import reproducing_command
 
     settings = load_settings()
     try:
-        command = shlex.join(["tapewatch", *sys.argv[1:]])
+        command = reproducing_command(sys.argv[1:])
         version = step(model_dir, output_dir, data_dir or settings.data_dir, command)
     except PostHocError as exc:
         console.print(f"[red]error:[/] {exc}")
@@ -296,7 +296,7 @@ def compare_command(
             d["metric"],
             f"{d['baseline']:.4f}",
             f"{d['candidate']:.4f}",
-            f"{d['candidate'] - d['baseline']:+.4f}",
+            f"{d['difference']:+.4f}",
             f"[{d['low']:+.4f}, {d['high']:+.4f}]",
             d["verdict"],
         )

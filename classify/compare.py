@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from classify.data import Example, load_split
+from classify.data import load_split
+from classify.evaluate import head_probabilities
 from classify.predictor import Predictor
 
 HEADS = ("topic", "sentiment")
@@ -96,11 +97,6 @@ def paired_differences(
     return out
 
 
-def _predicted(predictor: Predictor, examples: list[Example], head: str) -> NDArray[np.int64]:
-    topic, sentiment = predictor.probabilities([ex.text for ex in examples])
-    return np.asarray((topic if head == "topic" else sentiment).argmax(axis=1), dtype=np.int64)
-
-
 def compare(
     baseline: Predictor,
     candidate: Predictor,
@@ -113,26 +109,27 @@ def compare(
     differences: list[Difference] = []
     sizes = {}
     for head in HEADS:
-        rows = examples[head]
-        y = np.array([getattr(ex, head) for ex in rows], dtype=np.int64)
-        n_classes = len(baseline.topics if head == "topic" else baseline.sentiments)
+        y, base_probs = head_probabilities(baseline, examples[head], head)
+        _, cand_probs = head_probabilities(candidate, examples[head], head)
         differences += paired_differences(
             head,
             y,
-            _predicted(baseline, rows, head),
-            _predicted(candidate, rows, head),
-            n_classes,
+            base_probs.argmax(axis=1),
+            cand_probs.argmax(axis=1),
+            base_probs.shape[1],
             resamples,
             seed,
         )
-        sizes[head] = len(rows)
+        sizes[head] = len(y)
     return {
         "baseline": baseline.version,
         "candidate": candidate.version,
         "split": "valid",
         "n": sizes,
         "resamples": resamples,
-        "differences": [asdict(d) | {"verdict": d.verdict} for d in differences],
+        "differences": [
+            asdict(d) | {"difference": d.delta, "verdict": d.verdict} for d in differences
+        ],
     }
 
 

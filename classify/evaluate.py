@@ -9,12 +9,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from rich.console import Console
 from rich.table import Table
 
-from classify.data import data_files, load_split, sha256
+from classify.data import Example, data_files, load_split, sha256
 from classify.metrics import classification_report
 from classify.predictor import Predictor
+
+
+def head_probabilities(
+    predictor: Predictor, examples: list[Example], head: str
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The gold labels of ``head`` ('topic' or 'sentiment') and that head's probabilities."""
+    y = np.array([getattr(ex, head) for ex in examples], dtype=np.int64)
+    t_probs, s_probs = predictor.probabilities([ex.text for ex in examples])
+    return y, (t_probs if head == "topic" else s_probs).astype(np.float64)
 
 
 def evaluate(predictor: Predictor, data_dir: Path, split: str = "valid") -> dict[str, Any]:
@@ -25,9 +35,7 @@ def evaluate(predictor: Predictor, data_dir: Path, split: str = "valid") -> dict
         ("topic", topic_ex, predictor.topics),
         ("sentiment", sentiment_ex, predictor.sentiments),
     ):
-        y = np.array([getattr(ex, head) for ex in examples], dtype=np.int64)
-        t_probs, s_probs = predictor.probabilities([ex.text for ex in examples])
-        probs = (t_probs if head == "topic" else s_probs).astype(np.float64)
+        y, probs = head_probabilities(predictor, examples, head)
         report[head] = classification_report(y, probs, list(labels))
     report["seconds"] = round(time.monotonic() - started, 1)
     report["data"] = {

@@ -16,10 +16,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from classify.model import new_model, save_model
 from tapewatch.local import LocalKafka, LocalPostgres, scratch_dir
 from tapewatch.settings import Settings
-from tests.tiny_model import build_tiny_base
 
 # The installed `tapewatch` command, as a user runs it.
 BIN = Path(sys.executable).parent / "tapewatch"
@@ -35,6 +33,10 @@ def cli_env(**extra: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved classifier on the tiny random BERT: loads fast, predicts nonsense."""
+    # Imported here: torch would otherwise load for every test session, Kafka-only ones too.
+    from classify.model import new_model, save_model
+    from tests.tiny_model import build_tiny_base
+
     base = build_tiny_base(tmp_path_factory.mktemp("base"))
     model, tokenizer = new_model(str(base), max_length=32, head_dropout=0.1)
     out = tmp_path_factory.mktemp("model")
