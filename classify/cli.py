@@ -46,6 +46,14 @@ def train(
         bool, typer.Option(help="Take the class weights' prior shift back out of the heads.")
     ] = True,
     patience: Annotated[int, typer.Option(help="Epochs without improvement to stop.")] = 1,
+    layers: Annotated[
+        int | None,
+        typer.Option(help="Transformer layers, grown or cut from the base's (default: its own)."),
+    ] = None,
+    vocabulary_rows: Annotated[
+        int | None,
+        typer.Option(help="Keep this many vocabulary rows: the train texts' pieces first."),
+    ] = None,
     teacher: Annotated[
         list[Path] | None,
         typer.Option(
@@ -56,6 +64,9 @@ def train(
         float, typer.Option(help="Share of the soft-target loss when distilling (0-1).")
     ] = 0.5,
     distill_temperature: float = 2.0,
+    teacher_cache: Annotated[
+        Path, typer.Option(help="Keep the teachers' scores of the train texts here for reuse.")
+    ] = Path("runs/teacher-scores"),
     ema_decay: Annotated[
         float | None,
         typer.Option(help="Evaluate and save an exponential moving average of the weights."),
@@ -80,7 +91,8 @@ def train(
     Ctrl-C or SIGTERM stops at the next step with a checkpoint; --resume continues from it.
     """
     from classify.checkpoint import ResumeError, TrainingInterrupted
-    from classify.train import TrainConfig, reproducing_command
+    from classify.model import ModelLoadError
+    from classify.train import TrainConfig, TrainConfigError, reproducing_command
     from classify.train import train as run_training
 
     settings = load_settings()
@@ -100,7 +112,10 @@ def train(
         prior_correction=prior_correction,
         calibrate=calibrate,
         patience=patience,
+        layers=layers,
+        vocabulary_rows=vocabulary_rows,
         teachers=list(teacher or []),
+        teacher_cache=teacher_cache,
         distill_weight=distill_weight,
         distill_temperature=distill_temperature,
         ema_decay=ema_decay,
@@ -132,7 +147,7 @@ def train(
                 result = run_training(
                     cfg, on_step=on_step, stop_requested=stop.is_set, command=command
                 )
-            except ResumeError as exc:
+            except (ResumeError, ModelLoadError, TrainConfigError) as exc:
                 console.print(f"[red]error:[/] {exc}")
                 raise typer.Exit(2) from exc
             except TrainingInterrupted as exc:

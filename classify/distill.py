@@ -15,7 +15,10 @@ validation splits, so distilling from them keeps the evaluation honest.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +28,8 @@ from numpy.typing import NDArray
 from torch import Tensor
 from torch.nn import functional as F
 
-from classify.predictor import Predictor
+from classify.model import model_version
+from classify.predictor import Predictor, pick_device
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +41,39 @@ def teacher_probabilities(
     device: str = "auto",
     batch_size: int = 128,
     threads: int | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], list[str]]:
     """Mean of the teachers' softmax outputs, (N, topics) and (N, sentiments), and the
-    version of each teacher as loaded (recorded with the student)."""
+    version of each teacher as loaded (recorded with the student).
+
+    With ``cache_dir``, the result is kept there under a key made of the teachers' versions,
+    the texts and the device type, and read back by any later run with the same three: scoring
+    the train files with a base-size teacher takes tens of minutes on a small CPU.
+    """
     if not teachers:
         raise ValueError("distillation needs at least one teacher model directory")
-    topic, sentiment, versions = [], [], []
+    versions = [model_version(t) for t in teachers]
+    cache = None
+    if cache_dir is not None:
+        cache = cache_dir / f"{_cache_key(versions, texts, pick_device(device).type)}.npz"
+        cached = _read_cache(cache, len(texts))
+        if cached is not None:
+            log.info("teachers %s: soft targets read from %s", ", ".join(versions), cache)
+            return cached[0], cached[1], versions
+    topic, sentiment = _score_all(teachers, texts, device, batch_size, threads)
+    if cache is not None:
+        _write_cache(cache, topic, sentiment)
+    return topic, sentiment, versions
+
+
+def _score_all(
+    teachers: Sequence[Path],
+    texts: Sequence[str],
+    device: str,
+    batch_size: int,
+    threads: int | None,
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    topic, sentiment = [], []
     for directory in teachers:
         # Same CPU thread count as the training run (loading an engine sets it process-wide).
         engine = Predictor.from_dir(
@@ -51,12 +82,36 @@ def teacher_probabilities(
         t, s = _score(engine, texts, str(directory))
         topic.append(t)
         sentiment.append(s)
-        versions.append(engine.version)
-    return (
-        np.mean(topic, axis=0, dtype=np.float32),
-        np.mean(sentiment, axis=0, dtype=np.float32),
-        versions,
-    )
+    return np.mean(topic, axis=0, dtype=np.float32), np.mean(sentiment, axis=0, dtype=np.float32)
+
+
+def _cache_key(versions: Sequence[str], texts: Sequence[str], device_type: str) -> str:
+    digest = hashlib.sha256(json.dumps([list(versions), device_type]).encode())
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()[:32]
+
+
+def _read_cache(path: Path, rows: int) -> tuple[NDArray[np.float32], NDArray[np.float32]] | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as saved:
+            topic, sentiment = saved["topic"], saved["sentiment"]
+    except (OSError, KeyError, ValueError) as exc:
+        log.warning("ignoring unreadable soft-target cache %s (%s); scoring again", path, exc)
+        return None
+    if len(topic) != rows or len(sentiment) != rows:
+        log.warning("ignoring soft-target cache %s: %d rows, not %d", path, len(topic), rows)
+        return None
+    return topic.astype(np.float32), sentiment.astype(np.float32)
+
+
+def _write_cache(path: Path, topic: NDArray[np.float32], sentiment: NDArray[np.float32]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npz")  # renamed when whole: never a torn cache file
+    np.savez(tmp, topic=topic, sentiment=sentiment)
+    os.replace(tmp, path)
 
 
 def _score(

@@ -178,6 +178,11 @@ def model_version(directory: Path) -> str:
     """A content hash of the weights and label config: changes whenever predictions may."""
     digest = hashlib.sha256()
     for name in (WEIGHTS, CONFIG):
+        if not (directory / name).exists():
+            raise ModelLoadError(
+                f"{directory / name} not found: {directory} is not a complete Tapewatch model "
+                "directory"
+            )
         digest.update((directory / name).read_bytes())
     return digest.hexdigest()[:16]
 

@@ -44,10 +44,15 @@ from classify.model import (
     save_model,
 )
 from classify.predictor import Predictor, configure_cpu_threads, pick_device
+from classify.resize import prune_vocabulary, resize_layers
 from classify.sanitize import model_text
 from classify.weights import correct_priors, head_weights
 
 log = logging.getLogger(__name__)
+
+
+class TrainConfigError(ValueError):
+    """Settings that cannot train; the message says which and what to change."""
 
 
 @dataclass
@@ -82,7 +87,12 @@ class TrainConfig:
     lora_rank: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.1
+    # Reshape the pretrained encoder first (classify/resize.py): this many transformer layers
+    # (None: the base's own) and this many vocabulary rows (None: all of them).
+    layers: int | None = None
+    vocabulary_rows: int | None = None
     teachers: list[Path] = field(default_factory=list)  # distil from these trained models
+    teacher_cache: Path | None = None  # keep the teachers' scores of the train texts here
     distill_weight: float = 0.5  # share of the soft-target loss; the rest is the gold labels
     distill_temperature: float = 2.0
     # Keep an exponential moving average of the weights and evaluate/save that instead of the
@@ -212,11 +222,11 @@ def train(
     ``command`` goes into training.json as the line that reproduces the run.
     """
     if not 0.0 <= cfg.distill_weight <= 1.0 or cfg.distill_temperature <= 0:
-        raise ValueError("distill_weight must be in [0, 1] and distill_temperature > 0")
+        raise TrainConfigError("distill_weight must be in [0, 1] and distill_temperature > 0")
     if cfg.ema_decay is not None and not 0.0 < cfg.ema_decay < 1.0:
-        raise ValueError("ema_decay must be between 0 and 1 (e.g. 0.999), or unset")
+        raise TrainConfigError("ema_decay must be between 0 and 1 (e.g. 0.999), or unset")
     if any(t.resolve() == cfg.output_dir.resolve() for t in cfg.teachers):
-        raise ValueError("a teacher cannot be the output directory: training overwrites it")
+        raise TrainConfigError("a teacher cannot be the output directory: training overwrites it")
     started = time.monotonic()
     ckpt_path = checkpoint_path(cfg.output_dir)
     identity = run_identity(_hyperparameters(cfg), _train_sha256(cfg))
@@ -241,6 +251,17 @@ def train(
     model, tokenizer = new_model(
         cfg.base_model, max_length=cfg.max_length, head_dropout=cfg.head_dropout
     )
+    try:
+        if cfg.vocabulary_rows is not None:
+            # All train-file rows, holdout included: a piece the holdout needs keeps its row.
+            texts = [model_text(ex.text) for ex in topic + sentiment]
+            tokenizer = prune_vocabulary(model.encoder, tokenizer, texts, cfg.vocabulary_rows)
+            log.info("vocabulary pruned to %d pieces", cfg.vocabulary_rows)
+        if cfg.layers is not None:
+            mapping = resize_layers(model.encoder, cfg.layers)
+            log.info("encoder resized to %d layers, copied from layers %s", cfg.layers, mapping)
+    except ValueError as exc:
+        raise TrainConfigError(str(exc)) from exc
     if cfg.lora:
         _wrap_lora(model, cfg)
     model.to(device)
@@ -255,7 +276,11 @@ def train(
         soft, teacher_versions = saved["soft"], saved["teacher_versions"]
     elif cfg.teachers:
         t_soft, s_soft, teacher_versions = teacher_probabilities(
-            cfg.teachers, [ex.text for ex in train_ex], device=cfg.device, threads=cfg.threads
+            cfg.teachers,
+            [ex.text for ex in train_ex],
+            device=cfg.device,
+            threads=cfg.threads,
+            cache_dir=cfg.teacher_cache,
         )
         soft = soften(t_soft, cfg.distill_temperature), soften(s_soft, cfg.distill_temperature)
     topic_y = torch.tensor([ex.topic for ex in train_ex])
@@ -458,7 +483,8 @@ def reproducing_command(args: Sequence[str]) -> str:
 
 
 def _hyperparameters(cfg: TrainConfig) -> dict[str, Any]:
-    skip = {"data_dir", "output_dir", "resume"}  # where, and how it was started: not what
+    # Where, and how it was started: not what.
+    skip = {"data_dir", "output_dir", "resume", "teacher_cache"}
     return {k: _plain(v) for k, v in asdict(cfg).items() if k not in skip}
 
 

@@ -11,8 +11,14 @@ import pytest
 import torch
 
 from classify.predictor import Prediction, Predictor
-from classify.train import TrainConfig, train
-from tests.tiny_model import TOY_SENTIMENT, TOY_TOPIC, build_tiny_base, write_toy_data
+from classify.train import train
+from tests.tiny_model import (
+    TOY_SENTIMENT,
+    TOY_TOPIC,
+    build_tiny_base,
+    toy_config,
+    write_toy_data,
+)
 
 
 @pytest.fixture(scope="module")
@@ -22,33 +28,13 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return base, data
 
 
-def _config(base: Path, data: Path, out: Path, **overrides: object) -> TrainConfig:
-    cfg = TrainConfig(
-        data_dir=data,
-        output_dir=out,
-        base_model=str(base),
-        epochs=12,
-        learning_rate=3e-3,
-        batch_size=8,
-        max_length=16,
-        warmup_ratio=0.1,
-        holdout_fraction=0.25,
-        patience=12,
-        device="cpu",
-        threads=1,
-    )
-    for key, value in overrides.items():
-        setattr(cfg, key, value)
-    return cfg
-
-
 def test_training_learns_the_toy_task_and_writes_a_model_dir(
     toy: tuple[Path, Path], tmp_path: Path
 ) -> None:
     base, data = toy
     steps: list[int] = []
     result = train(
-        _config(base, data, tmp_path / "m"), on_step=lambda s, total, loss: steps.append(s)
+        toy_config(base, data, tmp_path / "m"), on_step=lambda s, total, loss: steps.append(s)
     )
     assert steps == list(range(1, result.steps + 1))
     for name in ("model.safetensors", "tapewatch_config.json", "tokenizer.json", "training.json"):
@@ -78,14 +64,14 @@ def test_training_learns_the_toy_task_and_writes_a_model_dir(
 
 def test_training_is_seeded(toy: tuple[Path, Path], tmp_path: Path) -> None:
     base, data = toy
-    a = train(_config(base, data, tmp_path / "a", epochs=1))
-    b = train(_config(base, data, tmp_path / "b", epochs=1))
+    a = train(toy_config(base, data, tmp_path / "a", epochs=1))
+    b = train(toy_config(base, data, tmp_path / "b", epochs=1))
     assert a.model_version == b.model_version
 
 
 def test_lora_training_saves_a_merged_plain_model(toy: tuple[Path, Path], tmp_path: Path) -> None:
     base, data = toy
-    result = train(_config(base, data, tmp_path / "lora", lora=True, epochs=2, lora_rank=4))
+    result = train(toy_config(base, data, tmp_path / "lora", lora=True, epochs=2, lora_rank=4))
     from safetensors import safe_open
 
     with safe_open(str(tmp_path / "lora" / "model.safetensors"), "pt") as f:
@@ -101,9 +87,9 @@ def test_distillation_alone_teaches_a_student(toy: tuple[Path, Path], tmp_path: 
     """With the gold-label loss switched off (weight 1.0 on soft targets), everything the
     student knows comes from the teacher: it must still get the toy task right."""
     base, data = toy
-    teacher = train(_config(base, data, tmp_path / "teacher"))
+    teacher = train(toy_config(base, data, tmp_path / "teacher"))
     student = train(
-        _config(
+        toy_config(
             base,
             data,
             tmp_path / "student",
@@ -128,9 +114,9 @@ def test_distillation_alone_teaches_a_student(toy: tuple[Path, Path], tmp_path: 
 def test_distillation_rejects_bad_settings(toy: tuple[Path, Path], tmp_path: Path) -> None:
     base, data = toy
     with pytest.raises(ValueError, match="distill_weight"):
-        train(_config(base, data, tmp_path / "x", teachers=[tmp_path], distill_weight=1.5))
+        train(toy_config(base, data, tmp_path / "x", teachers=[tmp_path], distill_weight=1.5))
     with pytest.raises(ValueError, match="output directory"):
-        train(_config(base, data, tmp_path / "x", teachers=[tmp_path / "x"]))
+        train(toy_config(base, data, tmp_path / "x", teachers=[tmp_path / "x"]))
 
 
 def _drift_from_base(base: Path, model_dir: Path) -> float:
@@ -155,8 +141,8 @@ def test_ema_saves_the_averaged_weights_not_the_last_step(
     the saved encoder sits much nearer the pretrained one than the last step's weights do."""
     base, data = toy
     short = {"epochs": 1, "max_steps": 8}
-    train(_config(base, data, tmp_path / "plain", **short))
-    train(_config(base, data, tmp_path / "ema", ema_decay=1 - 1e-9, **short))
+    train(toy_config(base, data, tmp_path / "plain", **short))
+    train(toy_config(base, data, tmp_path / "ema", ema_decay=1 - 1e-9, **short))
     plain, averaged = (
         _drift_from_base(base, tmp_path / "plain"),
         _drift_from_base(base, tmp_path / "ema"),
@@ -168,11 +154,11 @@ def test_ema_saves_the_averaged_weights_not_the_last_step(
 
 def test_ema_training_still_learns_the_toy_task(toy: tuple[Path, Path], tmp_path: Path) -> None:
     base, data = toy
-    result = train(_config(base, data, tmp_path / "m", ema_decay=0.9))
+    result = train(toy_config(base, data, tmp_path / "m", ema_decay=0.9))
     assert result.holdout["topic"]["accuracy"] == 1.0
     assert result.holdout["sentiment"]["accuracy"] == 1.0
     with pytest.raises(ValueError, match="ema_decay"):
-        train(_config(base, data, tmp_path / "x", ema_decay=1.0))
+        train(toy_config(base, data, tmp_path / "x", ema_decay=1.0))
 
 
 def _saved_weights(model_dir: Path) -> dict[str, torch.Tensor]:
@@ -193,11 +179,13 @@ def test_prior_correction_takes_log_class_weights_out_of_the_head_biases(
     base, data = toy
     # Without temperature scaling, which would scale the heads as well.
     plain = train(
-        _config(base, data, tmp_path / "plain", epochs=1, prior_correction=False, calibrate=False)
+        toy_config(
+            base, data, tmp_path / "plain", epochs=1, prior_correction=False, calibrate=False
+        )
     )
-    train(_config(base, data, tmp_path / "corrected", epochs=1, calibrate=False))
+    train(toy_config(base, data, tmp_path / "corrected", epochs=1, calibrate=False))
     topic, sentiment = load_split(data, "train")
-    cfg = _config(base, data, tmp_path)
+    cfg = toy_config(base, data, tmp_path)
     train_ex, _ = holdout(topic + sentiment, cfg.holdout_fraction, cfg.holdout_seed)
     t_weight, s_weight = head_weights(train_ex, "sqrt")
     assert t_weight is not None and s_weight is not None
@@ -229,7 +217,7 @@ def test_prior_correction_refuses_other_train_files(toy: tuple[Path, Path], tmp_
 
     base, data = toy
     train(
-        _config(
+        toy_config(
             base, data, tmp_path / "plain", max_steps=2, prior_correction=False, calibrate=False
         )
     )
@@ -260,10 +248,10 @@ def test_a_stopped_and_resumed_run_ends_with_the_model_of_an_uninterrupted_one(
     from classify.checkpoint import TrainingInterrupted, checkpoint_path
 
     base, data = toy
-    whole = train(_config(base, data, tmp_path / "whole", **RESUMABLE))
+    whole = train(toy_config(base, data, tmp_path / "whole", **RESUMABLE))
     assert whole.steps > 10
 
-    cfg = _config(base, data, tmp_path / "cut", **RESUMABLE)
+    cfg = toy_config(base, data, tmp_path / "cut", **RESUMABLE)
     steps: list[int] = []
     with pytest.raises(TrainingInterrupted) as stopped:
         train(
@@ -272,7 +260,7 @@ def test_a_stopped_and_resumed_run_ends_with_the_model_of_an_uninterrupted_one(
     assert stopped.value.step == 10  # mid-way through the second epoch
     assert checkpoint_path(tmp_path / "cut").exists()
 
-    resumed = train(_config(base, data, tmp_path / "cut", resume=True, **RESUMABLE))
+    resumed = train(toy_config(base, data, tmp_path / "cut", resume=True, **RESUMABLE))
     assert (resumed.steps, resumed.best_epoch, resumed.holdout) == (
         whole.steps,
         whole.best_epoch,
@@ -298,7 +286,7 @@ def test_a_crash_between_checkpoints_costs_only_the_steps_since_the_last(
     """Killed between checkpoints: resuming replays the steps since the last one and the
     result is still the uninterrupted run's model."""
     base, data = toy
-    whole = train(_config(base, data, tmp_path / "whole", **RESUMABLE))
+    whole = train(toy_config(base, data, tmp_path / "whole", **RESUMABLE))
     assert whole.steps == 21  # 7 steps an epoch: the second case is an epoch boundary
 
     def crash(step: int, total: int, loss: float) -> None:
@@ -307,8 +295,8 @@ def test_a_crash_between_checkpoints_costs_only_the_steps_since_the_last(
 
     settings = RESUMABLE | {"checkpoint_every": every}
     with pytest.raises(RuntimeError, match="power cut"):
-        train(_config(base, data, tmp_path / "crash", **settings), on_step=crash)
-    resumed = train(_config(base, data, tmp_path / "crash", resume=True, **settings))
+        train(toy_config(base, data, tmp_path / "crash", **settings), on_step=crash)
+    resumed = train(toy_config(base, data, tmp_path / "crash", resume=True, **settings))
     assert resumed.resumed_at == [resumes_at]
     assert resumed.model_version == whole.model_version
     _assert_same_weights(tmp_path / "whole", tmp_path / "crash")
@@ -321,25 +309,25 @@ def test_resuming_is_refused_when_it_would_not_continue_the_same_run(
 
     base, data = toy
     with pytest.raises(ResumeError, match="without --resume"):
-        train(_config(base, data, tmp_path / "none", resume=True))
+        train(toy_config(base, data, tmp_path / "none", resume=True))
     # Asked to stop during set-up: it stops before the first step, with a checkpoint.
     with pytest.raises(TrainingInterrupted) as stopped:
-        train(_config(base, data, tmp_path / "m", **RESUMABLE), stop_requested=lambda: True)
+        train(toy_config(base, data, tmp_path / "m", **RESUMABLE), stop_requested=lambda: True)
     assert stopped.value.step == 0
     # A fresh run into the same directory would silently throw the unfinished one away.
     with pytest.raises(ResumeError, match="--resume"):
-        train(_config(base, data, tmp_path / "m", **RESUMABLE))
+        train(toy_config(base, data, tmp_path / "m", **RESUMABLE))
     with pytest.raises(ResumeError, match="learning_rate"):
-        train(_config(base, data, tmp_path / "m", resume=True, learning_rate=1e-3, **RESUMABLE))
+        train(toy_config(base, data, tmp_path / "m", resume=True, learning_rate=1e-3, **RESUMABLE))
     other = tmp_path / "other-data"
     shutil.copytree(data, other)
     csv = next(other.glob("twitter-financial-news-topic/train*"))
     csv.write_text(csv.read_text() + csv.read_text().splitlines()[-1] + "\n")
     with pytest.raises(ResumeError, match="topic"):
-        train(_config(base, other, tmp_path / "m", resume=True, **RESUMABLE))
+        train(toy_config(base, other, tmp_path / "m", resume=True, **RESUMABLE))
     # Where it runs may change, and calibration (after the last step); what it trains may not.
     done = train(
-        _config(base, data, tmp_path / "m", resume=True, threads=2, calibrate=False, **RESUMABLE)
+        toy_config(base, data, tmp_path / "m", resume=True, threads=2, calibrate=False, **RESUMABLE)
     )
     assert done.resumed_at == [0]
     record = json.loads((tmp_path / "m" / "training.json").read_text())
@@ -358,8 +346,8 @@ def test_calibration_only_rescales_the_heads_and_the_post_hoc_command_matches_it
     # A few steps only: a model that is still wrong on part of the holdout, so the NLL has
     # an optimum (on a holdout it gets all right, sharpening always helps: no T fits).
     short = {"epochs": 1, "max_steps": 3, "prior_correction": False}
-    raw = train(_config(base, data, tmp_path / "raw", calibrate=False, **short))
-    cal = train(_config(base, data, tmp_path / "cal", **short))
+    raw = train(toy_config(base, data, tmp_path / "raw", calibrate=False, **short))
+    cal = train(toy_config(base, data, tmp_path / "cal", **short))
     assert raw.calibration == {}
     temperatures = {h: cal.calibration[h]["temperature"] for h in ("topic", "sentiment")}
     assert all(t != 1.0 for t in temperatures.values()), temperatures

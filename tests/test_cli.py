@@ -191,3 +191,32 @@ def test_a_missing_model_directory_is_a_clear_error_not_a_traceback(
     assert run.returncode == 2, said
     assert "is not a Tapewatch model directory" in said and "tapewatch train" in said
     assert "Traceback" not in said
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--base-model", "{tmp}/no-such-base"], "neither a directory nor an installed package"),
+        (["--layers", "0"], "layer counts must be positive"),
+        (["--vocabulary-rows", "3"], "is too few"),
+    ],
+    ids=["missing-base", "no-layers", "too-few-rows"],
+)
+def test_train_refuses_impossible_settings_in_one_line(
+    tmp_path: Path, extra: list[str], says: str
+) -> None:
+    from tests.tiny_model import write_toy_data
+
+    base = build_tiny_base(tmp_path / "base")
+    data = write_toy_data(tmp_path / "data")
+    args = ["--base-model", str(base), *(a.format(tmp=tmp_path) for a in extra)]
+    run = subprocess.run(
+        [BIN, "train", *args, "--data-dir", data, "--output-dir", tmp_path / "m", "--threads", "1"],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+    )
+    said = " ".join(run.stderr.split())
+    assert run.returncode == 2, said
+    assert says in said and "Traceback" not in said
+    assert not (tmp_path / "m" / "model.safetensors").exists()

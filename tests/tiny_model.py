@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from classify.train import TrainConfig
 
 WORDS = (
     "fed rates hike cut bank central inflation oil crude energy opec barrel profit loss warning "
@@ -60,3 +64,26 @@ def write_toy_data(directory: Path, copies: int = 12) -> Path:
                             [f"{text} {extra}", dataset_ids[label] if dataset_ids else label]
                         )
     return directory
+
+
+def toy_config(base: Path, data: Path, out: Path, **overrides: object) -> TrainConfig:
+    """Training settings that learn the toy task in seconds on one thread."""
+    from classify.train import TrainConfig
+
+    cfg = TrainConfig(
+        data_dir=data,
+        output_dir=out,
+        base_model=str(base),
+        epochs=12,
+        learning_rate=3e-3,
+        batch_size=8,
+        max_length=16,
+        warmup_ratio=0.1,
+        holdout_fraction=0.25,
+        patience=12,
+        device="cpu",
+        threads=1,
+    )
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
+    return cfg
