@@ -39,10 +39,9 @@ def kept_pieces(
     for start in range(0, len(texts), 4096):
         for ids in tokenizer(list(texts[start : start + 4096]))["input_ids"]:
             keep.update(ids)
-    for piece, index in tokenizer.get_vocab().items():
-        if len(piece.removeprefix("##")) == 1:
-            keep.add(index)
-    size = len(tokenizer.get_vocab())
+    vocab = tokenizer.get_vocab()
+    keep.update(index for piece, index in vocab.items() if len(piece.removeprefix("##")) == 1)
+    size = len(vocab)
     if rows is not None:
         if rows < len(keep):
             raise ValueError(
@@ -64,17 +63,15 @@ def prune_vocabulary(
     commonest others, up to ``rows``); return the matching tokenizer (same pieces, new ids)."""
     keep = kept_pieces(tokenizer, texts, rows)
     old = encoder.get_input_embeddings()
-    pad = tokenizer.pad_token_id
+    pad = keep.index(tokenizer.pad_token_id) if tokenizer.pad_token_id is not None else None
     # from_pretrained draws no random numbers: the seeded run's later draws stay as they were.
-    rows = nn.Embedding.from_pretrained(
-        old.weight.data[keep].clone(),
-        freeze=False,
-        padding_idx=keep.index(pad) if pad is not None else None,
+    embedding = nn.Embedding.from_pretrained(
+        old.weight.data[keep].clone(), freeze=False, padding_idx=pad
     )
-    encoder.set_input_embeddings(rows)
+    encoder.set_input_embeddings(embedding)
     encoder.config.vocab_size = len(keep)
     if pad is not None:
-        encoder.config.pad_token_id = keep.index(pad)
+        encoder.config.pad_token_id = pad
     return _renumbered_tokenizer(tokenizer, keep)
 
 
@@ -94,7 +91,7 @@ def _renumbered_tokenizer(
         if spec["model"]["type"] != "WordPiece":
             raise ValueError(
                 f"vocabulary pruning supports WordPiece tokenizers (BERT family), not "
-                f"{spec['model']['type']}; train without --prune-vocabulary"
+                f"{spec['model']['type']}; train without --vocabulary-rows"
             )
         vocab: dict[str, int] = spec["model"]["vocab"]
         spec["model"]["vocab"] = {p: new_id[i] for p, i in vocab.items() if i in new_id}

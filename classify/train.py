@@ -256,7 +256,7 @@ def train(
             # All train-file rows, holdout included: a piece the holdout needs keeps its row.
             texts = [model_text(ex.text) for ex in topic + sentiment]
             tokenizer = prune_vocabulary(model.encoder, tokenizer, texts, cfg.vocabulary_rows)
-            log.info("vocabulary pruned to %d pieces", cfg.vocabulary_rows)
+            log.info("vocabulary pruned to %d pieces", model.encoder.config.vocab_size)
         if cfg.layers is not None:
             mapping = resize_layers(model.encoder, cfg.layers)
             log.info("encoder resized to %d layers, copied from layers %s", cfg.layers, mapping)
