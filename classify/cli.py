@@ -148,6 +148,8 @@ def train(
                     cfg, on_step=on_step, stop_requested=stop.is_set, command=command
                 )
             except (ResumeError, ModelLoadError, TrainConfigError) as exc:
+                # Nothing trained: hide the bar, or leaving the block draws an empty one.
+                progress.update(task, visible=False)
                 console.print(f"[red]error:[/] {exc}")
                 raise typer.Exit(2) from exc
             except TrainingInterrupted as exc:

@@ -218,4 +218,5 @@ def test_train_refuses_impossible_settings_in_one_line(
     said = " ".join(run.stderr.split())
     assert run.returncode == 2, said
     assert says in said and "Traceback" not in said
+    assert "0/None" not in said, "an empty progress bar was drawn under the error"
     assert not (tmp_path / "m" / "model.safetensors").exists()
