@@ -17,7 +17,7 @@ import pytest
 from tapewatch.local import scratch_dir
 from tapewatch.local.proc import free_port
 from tests.conftest import BIN, cli_env
-from tests.tiny_model import build_tiny_base
+from tests.tiny_model import build_tiny_base, write_toy_data
 
 
 def test_db_upgrade_and_current(empty_database_url: str) -> None:
@@ -135,8 +135,6 @@ def test_post_hoc_steps_refuse_the_shipped_model_which_has_both_and_say_why(
 def test_train_stops_cleanly_on_sigterm_and_resumes_where_it_stopped(tmp_path: Path) -> None:
     """A service manager's SIGTERM mid-run: exit 130 with a checkpoint and the command that
     continues it; that command finishes the run."""
-    from tests.tiny_model import write_toy_data
-
     base = build_tiny_base(tmp_path / "base")
     data = write_toy_data(tmp_path / "data")
     out = tmp_path / "model"
@@ -204,8 +202,6 @@ def test_a_missing_model_directory_is_a_clear_error_not_a_traceback(
 def test_train_refuses_impossible_settings_in_one_line(
     tmp_path: Path, extra: list[str], says: str
 ) -> None:
-    from tests.tiny_model import write_toy_data
-
     base = build_tiny_base(tmp_path / "base")
     data = write_toy_data(tmp_path / "data")
     args = ["--base-model", str(base), *(a.format(tmp=tmp_path) for a in extra)]

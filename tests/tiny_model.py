@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from classify.train import TrainConfig
@@ -70,20 +70,17 @@ def toy_config(base: Path, data: Path, out: Path, **overrides: object) -> TrainC
     """Training settings that learn the toy task in seconds on one thread."""
     from classify.train import TrainConfig
 
-    cfg = TrainConfig(
-        data_dir=data,
-        output_dir=out,
-        base_model=str(base),
-        epochs=12,
-        learning_rate=3e-3,
-        batch_size=8,
-        max_length=16,
-        warmup_ratio=0.1,
-        holdout_fraction=0.25,
-        patience=12,
-        device="cpu",
-        threads=1,
-    )
-    for key, value in overrides.items():
-        setattr(cfg, key, value)
-    return cfg
+    toy: dict[str, object] = {
+        "epochs": 12,
+        "learning_rate": 3e-3,
+        "batch_size": 8,
+        "max_length": 16,
+        "warmup_ratio": 0.1,
+        "holdout_fraction": 0.25,
+        "patience": 12,
+        "device": "cpu",
+        "threads": 1,
+    }
+    # Through the constructor, so a misspelt override is a TypeError, not a silent no-op.
+    settings: dict[str, Any] = toy | overrides
+    return TrainConfig(data_dir=data, output_dir=out, base_model=str(base), **settings)
