@@ -64,6 +64,10 @@ def train(
         float, typer.Option(help="Share of the soft-target loss when distilling (0-1).")
     ] = 0.5,
     distill_temperature: float = 2.0,
+    augment: Annotated[
+        float,
+        typer.Option(help="Teacher-labelled perturbed copies per train row (needs --teacher)."),
+    ] = 0.0,
     teacher_cache: Annotated[
         Path, typer.Option(help="Keep the teachers' scores of the train texts here for reuse.")
     ] = Path("runs/teacher-scores"),
@@ -118,6 +122,7 @@ def train(
         teacher_cache=teacher_cache,
         distill_weight=distill_weight,
         distill_temperature=distill_temperature,
+        augment=augment,
         ema_decay=ema_decay,
         max_steps=max_steps,
         device=settings.device,

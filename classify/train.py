@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from classify.augment import augmented_texts
 from classify.batching import length_grouped_batches, pad
 from classify.calibration import calibrate
 from classify.card import write_card
@@ -95,6 +96,10 @@ class TrainConfig:
     teacher_cache: Path | None = None  # keep the teachers' scores of the train texts here
     distill_weight: float = 0.5  # share of the soft-target loss; the rest is the gold labels
     distill_temperature: float = 2.0
+    # Perturbed copies of the train texts per train row, labelled by the teachers alone
+    # (classify/augment.py; 0: none). Fixed ``augment_seed``: every seed shares the copies.
+    augment: float = 0.0
+    augment_seed: int = 13
     # Keep an exponential moving average of the weights and evaluate/save that instead of the
     # last step's weights (None: off). Averaging over the tail of training smooths out the
     # noise of the last mini-batches; 0.999 averages over roughly the last 1,000 steps.
@@ -225,6 +230,11 @@ def train(
         raise TrainConfigError("distill_weight must be in [0, 1] and distill_temperature > 0")
     if cfg.ema_decay is not None and not 0.0 < cfg.ema_decay < 1.0:
         raise TrainConfigError("ema_decay must be between 0 and 1 (e.g. 0.999), or unset")
+    if cfg.augment < 0 or (cfg.augment and not cfg.teachers):
+        raise TrainConfigError(
+            "augment needs teachers (--teacher) and a value of 0 or more: the copies carry no "
+            "gold label, only the teachers' soft targets"
+        )
     if any(t.resolve() == cfg.output_dir.resolve() for t in cfg.teachers):
         raise TrainConfigError("a teacher cannot be the output directory: training overwrites it")
     started = time.monotonic()
@@ -247,6 +257,10 @@ def train(
     topic, sentiment = load_split(cfg.data_dir, "train")
     train_ex, held_ex = holdout(topic + sentiment, cfg.holdout_fraction, cfg.holdout_seed)
     log.info("training on %d examples, %d held out for early stopping", len(train_ex), len(held_ex))
+    copies = augmented_texts([ex.text for ex in train_ex], cfg.augment, cfg.augment_seed)
+    if copies:
+        log.info("%d perturbed copies added, labelled by the teachers only", len(copies))
+    rows = train_ex + [Example(text=text) for text in copies]  # copies: both heads masked
 
     model, tokenizer = new_model(
         cfg.base_model, max_length=cfg.max_length, head_dropout=cfg.head_dropout
@@ -267,7 +281,7 @@ def train(
     model.to(device)
 
     ids = tokenizer(
-        [model_text(ex.text) for ex in train_ex], truncation=True, max_length=cfg.max_length
+        [model_text(ex.text) for ex in rows], truncation=True, max_length=cfg.max_length
     )["input_ids"]
     soft: tuple[Tensor, Tensor] | None = None
     teacher_versions: list[str] = []
@@ -275,16 +289,27 @@ def train(
         # Scoring the train files with a base-size teacher takes tens of minutes: kept.
         soft, teacher_versions = saved["soft"], saved["teacher_versions"]
     elif cfg.teachers:
-        t_soft, s_soft, teacher_versions = teacher_probabilities(
-            cfg.teachers,
-            [ex.text for ex in train_ex],
-            device=cfg.device,
-            threads=cfg.threads,
-            cache_dir=cfg.teacher_cache,
+        # Originals and copies are scored (and cached) apart: the originals' scores are shared
+        # with every run without copies.
+        t_parts, s_parts = [], []
+        for texts in ([ex.text for ex in train_ex], copies):
+            if not texts:
+                continue
+            t_soft, s_soft, teacher_versions = teacher_probabilities(
+                cfg.teachers,
+                texts,
+                device=cfg.device,
+                threads=cfg.threads,
+                cache_dir=cfg.teacher_cache,
+            )
+            t_parts.append(t_soft)
+            s_parts.append(s_soft)
+        soft = (
+            soften(np.concatenate(t_parts), cfg.distill_temperature),
+            soften(np.concatenate(s_parts), cfg.distill_temperature),
         )
-        soft = soften(t_soft, cfg.distill_temperature), soften(s_soft, cfg.distill_temperature)
-    topic_y = torch.tensor([ex.topic for ex in train_ex])
-    sentiment_y = torch.tensor([ex.sentiment for ex in train_ex])
+    topic_y = torch.tensor([ex.topic for ex in rows])
+    sentiment_y = torch.tensor([ex.sentiment for ex in rows])
     t_weight, s_weight = head_weights(train_ex, cfg.class_weighting)
     t_weight = t_weight.to(device) if t_weight is not None else None
     s_weight = s_weight.to(device) if s_weight is not None else None

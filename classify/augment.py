@@ -1,0 +1,66 @@
+"""Perturbed copies of train headlines, for the teachers to label during distillation.
+
+A student distilled on the train texts alone matches its teachers at 25k points. Copies with a
+few words dropped, a word replaced by another from the train texts, or two neighbours swapped
+carry no gold label, but the teachers score them like any text, so each copy is one more point
+where the student must agree with the teachers (the augmentation step of TinyBERT, with words
+drawn from the corpus instead of a masked language model, which no installed encoder has).
+A copy may read oddly or even change meaning: its soft target is whatever the teachers make
+of it, never the original's label, so that costs nothing but the step.
+
+The copies depend only on the texts and ``seed``, not on the training seed, so runs that differ
+in their seed share one set of copies and the teachers' scores of it (the soft-target cache).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+DROP = 0.1  # chance of each word being dropped
+REPLACE = 0.1  # chance of each remaining word being replaced by a word from the corpus
+SWAP = 0.5  # chance of one swap of two neighbouring words
+MIN_WORDS = 3  # shorter texts are not copied: a perturbation would leave little of them
+
+
+def augmented_texts(texts: Sequence[str], copies: float, seed: int) -> list[str]:
+    """``copies`` perturbed copies per text on average (0.5: one for every other text).
+
+    The whole part of ``copies`` copies every text that often; the fraction picks that share of
+    the texts, at random, for one more. Texts under ``MIN_WORDS`` words, and copies that came
+    out identical to their text, are left out, so slightly fewer copies come back.
+    """
+    if copies < 0:
+        raise ValueError(f"augmented copies per text must be 0 or more, not {copies}")
+    rng = random.Random(seed)
+    # Replacement words, drawn in proportion to how often they occur. Links are left out:
+    # a random one would add a rare word piece string, not a word.
+    corpus = [w for text in texts for w in text.split() if not w.lower().startswith("http")]
+    whole, fraction = int(copies), copies - int(copies)
+    out: list[str] = []
+    for text in texts:
+        n = whole + (rng.random() < fraction)
+        words = text.split()
+        if len(words) < MIN_WORDS or not corpus:
+            continue
+        for _ in range(n):
+            copy = perturb(words, rng, corpus)
+            if copy != " ".join(words):
+                out.append(copy)
+    return out
+
+
+def perturb(words: Sequence[str], rng: random.Random, corpus: Sequence[str]) -> str:
+    """One perturbed copy: drops, replacements, then maybe one swap of neighbours.
+
+    At least one word always survives the drops, and a copy with nothing changed gets one
+    word dropped, so the copy differs from its text whenever the text has two distinct words.
+    """
+    kept = [w for w in words if rng.random() >= DROP] or [rng.choice(list(words))]
+    kept = [rng.choice(corpus) if rng.random() < REPLACE else w for w in kept]
+    if len(kept) > 1 and rng.random() < SWAP:
+        i = rng.randrange(len(kept) - 1)
+        kept[i], kept[i + 1] = kept[i + 1], kept[i]
+    if kept == list(words):
+        del kept[rng.randrange(len(kept))]
+    return " ".join(kept)
