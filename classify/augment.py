@@ -27,8 +27,8 @@ def augmented_texts(texts: Sequence[str], copies: float, seed: int) -> list[str]
     """``copies`` perturbed copies per text on average (0.5: one for every other text).
 
     The whole part of ``copies`` copies every text that often; the fraction picks that share of
-    the texts, at random, for one more. Texts under ``MIN_WORDS`` words, and copies that came
-    out identical to their text, are left out, so slightly fewer copies come back.
+    the texts, at random, for one more. Texts under ``MIN_WORDS`` words are not copied, so
+    slightly fewer copies come back.
     """
     if copies < 0:
         raise ValueError(f"augmented copies per text must be 0 or more, not {copies}")
@@ -38,15 +38,13 @@ def augmented_texts(texts: Sequence[str], copies: float, seed: int) -> list[str]
     corpus = [w for text in texts for w in text.split() if not w.lower().startswith("http")]
     whole, fraction = int(copies), copies - int(copies)
     out: list[str] = []
+    if not corpus:
+        return out
     for text in texts:
         n = whole + (rng.random() < fraction)
         words = text.split()
-        if len(words) < MIN_WORDS or not corpus:
-            continue
-        for _ in range(n):
-            copy = perturb(words, rng, corpus)
-            if copy != " ".join(words):
-                out.append(copy)
+        if len(words) >= MIN_WORDS:
+            out += [perturb(words, rng, corpus) for _ in range(n)]
     return out
 
 
@@ -54,7 +52,7 @@ def perturb(words: Sequence[str], rng: random.Random, corpus: Sequence[str]) -> 
     """One perturbed copy: drops, replacements, then maybe one swap of neighbours.
 
     At least one word always survives the drops, and a copy with nothing changed gets one
-    word dropped, so the copy differs from its text whenever the text has two distinct words.
+    word dropped, so a copy never equals its text.
     """
     kept = [w for w in words if rng.random() >= DROP] or [rng.choice(list(words))]
     kept = [rng.choice(corpus) if rng.random() < REPLACE else w for w in kept]
