@@ -12,6 +12,7 @@ tokenisation and result building included, at several batch sizes, fp32 and CPU 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import time
@@ -28,7 +29,8 @@ from tapewatch.settings import Settings
 def naive_pipeline_rate(model_dir: Path, texts: list[str], device: str) -> float:
     from transformers import pipeline
 
-    engine = Predictor.from_dir(model_dir, device=device)
+    # One worker: every core inside each call's kernels, as pipeline() is used normally.
+    engine = Predictor.from_dir(model_dir, device=device, workers=1)
     model = engine.model
     extractor = pipeline(
         "feature-extraction",
@@ -60,6 +62,27 @@ def engine_rate(predictor: Predictor, texts: list[str], repeat: int = 1) -> floa
     return repeat * len(texts) / (time.perf_counter() - started)
 
 
+def cpu_description() -> str:
+    """The CPU's model name and its int8 dot-product support, which decides what int8 buys."""
+    name, flags = platform.machine(), set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                name = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    vnni = sorted(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+    widest = "avx512f" if "avx512f" in flags else "avx2" if "avx2" in flags else "no AVX2"
+    return f"{name} ({widest}, {', '.join(vnni) or 'no VNNI'})"
+
+
+def setup(predictor: Predictor) -> str:
+    if predictor.device.type != "cpu":
+        return ""
+    return f", {predictor.workers} × {torch.get_num_threads()} threads"
+
+
 def main() -> None:
     settings = Settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -70,6 +93,9 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 64, 128, 256])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="CPU buckets in flight (default: one per core)"
+    )
     parser.add_argument("--compile", action="store_true", help="torch.compile the encoder (CUDA)")
     parser.add_argument("--no-int8", action="store_true")
     args = parser.parse_args()
@@ -81,33 +107,49 @@ def main() -> None:
     topic, _ = load_split(args.data_dir, "valid")
     texts = [ex.text for ex in topic][: args.texts]
     print(
-        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {threads} torch "
-        f"threads, torch {torch.__version__}, device {args.device}, {len(texts)} texts"
+        f"# {cpu_description()}, {os.cpu_count()} CPUs, {threads} torch threads, "
+        f"torch {torch.__version__}, device {args.device}, {len(texts)} texts"
     )
     if args.device.startswith("cuda"):
         print(f"# GPU: {torch.cuda.get_device_name(0)}")
+
+    def engine(batch: int, *, int8: bool = False, workers: int | None = args.workers) -> Predictor:
+        return Predictor.from_dir(
+            args.model_dir,
+            device=args.device,
+            batch_size=batch,
+            quantize_int8=int8,
+            compile=args.compile,
+            threads=args.threads,
+            workers=workers,
+        )
 
     rows: list[tuple[str, int | str, float]] = []
     baseline = naive_pipeline_rate(args.model_dir, texts[: args.baseline_texts], args.device)
     rows.append(("naive: pipeline() per headline, fp32", 1, baseline))
     print(f"baseline {baseline:.0f}/s", flush=True)
+    cpu = args.device == "cpu"
     for batch in args.batch_sizes:
-        engine = Predictor.from_dir(
-            args.model_dir, device=args.device, batch_size=batch, compile=args.compile
-        )
-        rate = engine_rate(engine, texts)
+        predictor = engine(batch)
+        rate = engine_rate(predictor, texts)
         rows.append(
-            (f"engine, fp32{' + bf16 autocast' if args.device != 'cpu' else ''}", batch, rate)
+            (f"engine, fp32{'' if cpu else ' + bf16 autocast'}{setup(predictor)}", batch, rate)
         )
         print(f"engine batch {batch}: {rate:.0f}/s", flush=True)
-    if args.device == "cpu" and not args.no_int8:
-        for batch in (64, 256):
-            engine = Predictor.from_dir(
-                args.model_dir, device="cpu", batch_size=batch, quantize_int8=True
-            )
-            rate = engine_rate(engine, texts)
-            rows.append(("engine, int8 dynamic quantisation", batch, rate))
+    if cpu and not args.no_int8:
+        for batch in (32, 64, 256):
+            predictor = engine(batch, int8=True)
+            rate = engine_rate(predictor, texts)
+            rows.append((f"engine, int8 dynamic quantisation{setup(predictor)}", batch, rate))
             print(f"int8 batch {batch}: {rate:.0f}/s", flush=True)
+    if cpu and (args.workers or 0) != 1:
+        # The same engine with every core inside each bucket's kernels: what workers buy.
+        for int8 in (False, True) if not args.no_int8 else (False,):
+            predictor = engine(64, int8=int8, workers=1)
+            rate = engine_rate(predictor, texts)
+            name = "int8 dynamic quantisation" if int8 else "fp32"
+            rows.append((f"engine, {name}{setup(predictor)}", 64, rate))
+            print(f"{name} batch 64, one worker: {rate:.0f}/s", flush=True)
 
     print("\n| setup | batch | headlines/s | × baseline |\n|---|---:|---:|---:|")
     for name, batch, rate in rows:

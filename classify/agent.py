@@ -254,6 +254,7 @@ def run(settings: Settings) -> None:
         max_length=settings.max_length,
         batch_size=settings.inference_batch_size,
         quantize_int8=settings.quantize_int8,
+        workers=settings.cpu_workers,
     )
     engine = make_engine(settings.resolved_database_url(), pool_size=2)
     if settings.classify.metrics_port:

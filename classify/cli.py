@@ -395,6 +395,7 @@ def _engine(settings: Settings, directory: Path, int8: bool) -> Predictor:
             device=settings.device,
             batch_size=settings.inference_batch_size,
             quantize_int8=int8,
+            workers=settings.cpu_workers,
         )
     except ModelLoadError as exc:
         console.print(

@@ -75,9 +75,10 @@ def _score_all(
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     topic, sentiment = [], []
     for directory in teachers:
-        # Same CPU thread count as the training run (loading an engine sets it process-wide).
+        # Same CPU thread count as the training run (loading an engine sets it process-wide):
+        # one worker, or the training steps after it would run on threads / workers.
         engine = Predictor.from_dir(
-            directory, device=device, batch_size=batch_size, threads=threads
+            directory, device=device, batch_size=batch_size, threads=threads, workers=1
         )
         t, s = _score(engine, texts, str(directory))
         topic.append(t)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,8 +77,8 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def configure_cpu_threads(threads: int | None = None) -> int:
-    """One intra-op thread per core; inter-op parallelism only adds contention for small models."""
-    n = threads or len(os.sched_getaffinity(0))
+    """Intra-op threads (default: one per core); torch's inter-op pool only adds contention."""
+    n = threads or cpu_cores()
     torch.set_num_threads(n)
     # Raises once set in this process (or after parallel work started); harmless then.
     with contextlib.suppress(RuntimeError):
@@ -84,7 +86,20 @@ def configure_cpu_threads(threads: int | None = None) -> int:
     return n
 
 
+def cpu_cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
 class Predictor:
+    """Batched inference for one model directory.
+
+    On CPU, ``workers`` buckets run at once, each on its own Python thread (torch releases the
+    GIL inside its kernels), and a call's rows are split so that every worker gets a bucket.
+    Why: a headline bucket's matrices are small, and one single-threaded GEMM per core beats
+    two threads synchronising inside every GEMM (docs/benchmarks.md). The buckets and their
+    order do not depend on timing, so the same input gives the same output.
+    """
+
     def __init__(
         self,
         model: HeadlineClassifier,
@@ -94,6 +109,7 @@ class Predictor:
         device: torch.device | None = None,
         max_length: int | None = None,
         batch_size: int = 64,
+        workers: int = 1,
     ) -> None:
         self.device = device or torch.device("cpu")
         self.model = model.to(self.device).eval()
@@ -101,6 +117,13 @@ class Predictor:
         self.version = version
         self.max_length = max_length or model.config.max_length
         self.batch_size = batch_size
+        # One CUDA stream does the batching better than threads would.
+        self.workers = max(1, workers) if self.device.type == "cpu" else 1
+        self._pool = (
+            ThreadPoolExecutor(self.workers, thread_name_prefix="tapewatch-infer")
+            if self.workers > 1
+            else None
+        )
         self.topics = list(model.config.topics)
         self.sentiments = list(model.config.sentiments)
         # bf16 on GPUs: Tensor-core speed, and BERT-size models lose nothing measurable.
@@ -117,10 +140,17 @@ class Predictor:
         quantize_int8: bool = False,
         compile: bool = False,
         threads: int | None = None,
+        workers: int | None = None,
     ) -> Predictor:
+        """``threads``: CPU cores to use (default: all); ``workers``: buckets in flight at once
+        (default: one per core), each on ``threads // workers`` intra-op threads."""
         torch_device = pick_device(device)
         if torch_device.type == "cpu":
-            configure_cpu_threads(threads)
+            cores = threads or cpu_cores()
+            workers = min(workers or cores, cores)
+            configure_cpu_threads(max(1, cores // workers))
+        else:
+            workers = 1
         model, tokenizer, version = load_model(directory)
         if quantize_int8:
             if torch_device.type != "cpu":
@@ -137,6 +167,7 @@ class Predictor:
             device=torch_device,
             max_length=max_length,
             batch_size=batch_size,
+            workers=workers,
         )
 
     def probabilities(
@@ -152,15 +183,27 @@ class Predictor:
             [model_text(t) for t in texts], truncation=True, max_length=self.max_length
         )["input_ids"]
         pad_id = self.tokenizer.pad_token_id or 0
-        with torch.inference_mode():
-            for batch in sorted_batches([len(x) for x in ids], self.batch_size):
+        # Small calls (a stream's micro-batch) are still split so that every worker gets rows.
+        bucket = min(self.batch_size, math.ceil(n / self.workers))
+
+        def run(batch: list[int]) -> None:
+            # inference_mode and autocast are thread-local: entered in the thread that runs.
+            with torch.inference_mode():
                 input_ids, mask = pad([ids[i] for i in batch], pad_id)
                 input_ids = input_ids.to(self.device, non_blocking=True)
                 mask = mask.to(self.device, non_blocking=True)
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self._autocast):
                     t_logits, s_logits = self.model(input_ids, mask)
+                # Buckets hold disjoint rows, so the threads never write the same row.
                 topic[batch] = torch.softmax(t_logits.float(), dim=-1).cpu().numpy()
                 sentiment[batch] = torch.softmax(s_logits.float(), dim=-1).cpu().numpy()
+
+        batches = list(sorted_batches([len(x) for x in ids], bucket))
+        if self._pool is not None and len(batches) > 1:
+            list(self._pool.map(run, batches))  # list(): re-raises a worker's exception here
+        else:
+            for batch in batches:
+                run(batch)
         return topic, sentiment
 
     def predict_batch(self, texts: Sequence[str]) -> list[Prediction | PredictionError]:

@@ -75,7 +75,14 @@ class Settings(BaseSettings):
     inference_batch_size: int = Field(default=64, ge=1, description="Engine batch size.")
     quantize_int8: bool = Field(
         default=False,
-        description="CPU int8 dynamic quantisation: ~1.5x faster; outputs depend on the batch.",
+        description="CPU int8 dynamic quantisation: 1.5x (AVX2) to 2.5x (VNNI) faster; "
+        "outputs depend on the batch.",
+    )
+    cpu_workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="CPU: buckets classified at once, each on cores/workers threads. "
+        "Unset: one per core (faster than all cores on one bucket, docs/benchmarks.md).",
     )
 
     # --- observability ------------------------------------------------------------------------

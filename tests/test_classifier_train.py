@@ -97,10 +97,11 @@ def test_distillation_alone_teaches_a_student(toy: tuple[Path, Path], tmp_path: 
             teachers=[tmp_path / "teacher"],
             distill_weight=1.0,
             distill_temperature=1.0,
+            threads=2,
         )
     )
     assert student.model_version != teacher.model_version
-    assert torch.get_num_threads() == 1  # loading the teacher kept the run's thread setting
+    assert torch.get_num_threads() == 2  # loading the teacher kept the run's thread setting
     record = json.loads((tmp_path / "student" / "training.json").read_text())
     assert record["teachers"] == [
         {"directory": str(tmp_path / "teacher"), "model_version": teacher.model_version}

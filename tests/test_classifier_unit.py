@@ -4,6 +4,7 @@ save/load and the model version."""
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,33 @@ def test_results_come_back_in_input_order_independent_of_batching(predictor: Pre
         for head in ("topic", "sentiment"):
             for label, p in a.probabilities[head].items():
                 assert p == pytest.approx(b.probabilities[head][label], abs=1e-4)
+
+
+def test_cpu_workers_share_a_call_and_change_no_result(tiny_dir: Path) -> None:
+    """Two workers: even one small call is split so each gets a bucket, run on the pool's
+    threads, and the results are those of one worker, in input order."""
+    single = Predictor.from_dir(tiny_dir, device="cpu", batch_size=64, threads=1)
+    pair = Predictor.from_dir(tiny_dir, device="cpu", batch_size=64, threads=2, workers=2)
+    threads: list[str] = []
+    hook = pair.model.register_forward_hook(
+        lambda *_: threads.append(threading.current_thread().name)
+    )
+    try:
+        two = pair.predict_batch(TEXTS)
+    finally:
+        hook.remove()
+    # Two buckets (5 rows, not one bucket of 64); which pool thread takes which is up to timing.
+    assert len(threads) == 2 and all(name.startswith("tapewatch-infer") for name in threads)
+    one = single.predict_batch(TEXTS)
+    assert [r.text for r in two] == TEXTS
+    for a, b in zip(two, one, strict=True):
+        assert type(a) is type(b)
+        if isinstance(a, Prediction) and isinstance(b, Prediction):
+            assert (a.topic, a.sentiment) == (b.topic, b.sentiment)
+            for head in ("topic", "sentiment"):
+                for label, prob in a.probabilities[head].items():
+                    assert prob == pytest.approx(b.probabilities[head][label], abs=1e-4)
+    assert pair.predict_batch(TEXTS) == two
 
 
 def test_same_input_same_output(predictor: Predictor) -> None:
