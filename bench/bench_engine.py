@@ -12,15 +12,14 @@ tokenisation and result building included, at several batch sizes, fp32 and CPU 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import platform
 import time
 from pathlib import Path
 
 import torch
 
 from classify.data import load_split
+from classify.hardware import cpu_description
 from classify.predictor import Predictor, configure_cpu_threads
 from classify.sanitize import model_text
 from tapewatch.settings import Settings
@@ -60,21 +59,6 @@ def engine_rate(predictor: Predictor, texts: list[str], repeat: int = 1) -> floa
     if predictor.device.type == "cuda":
         torch.cuda.synchronize()
     return repeat * len(texts) / (time.perf_counter() - started)
-
-
-def cpu_description() -> str:
-    """The CPU's model name and its int8 dot-product support, which decides what int8 buys."""
-    name, flags = platform.machine(), set()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                name = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    vnni = sorted(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
-    widest = "avx512f" if "avx512f" in flags else "avx2" if "avx2" in flags else "no AVX2"
-    return f"{name} ({widest}, {', '.join(vnni) or 'no VNNI'})"
 
 
 def setup(predictor: Predictor) -> str:

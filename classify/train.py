@@ -36,6 +36,7 @@ from classify.checkpoint import (
 )
 from classify.data import Example, data_files, holdout, load_split, sha256
 from classify.distill import distillation_loss, soften, teacher_probabilities
+from classify.hardware import native_bf16
 from classify.labels import IGNORE, SENTIMENTS, TOPICS
 from classify.metrics import classification_report
 from classify.model import (
@@ -105,6 +106,9 @@ class TrainConfig:
     # noise of the last mini-batches; 0.999 averages over roughly the last 1,000 steps.
     ema_decay: float | None = None
     max_steps: int | None = None  # stop early (smoke tests); None = full epochs
+    # Forward passes under bf16 autocast (weights, optimiser and losses stay fp32): ~1.5x faster
+    # steps where bf16 runs in hardware (AVX-512 BF16/AMX CPUs, recent GPUs), slower elsewhere.
+    bf16: bool = False
     device: str = "auto"
     threads: int | None = None
     # Optimiser steps between resumable checkpoints (classify/checkpoint.py); None: none.
@@ -253,6 +257,12 @@ def train(
     device = pick_device(cfg.device)
     if device.type == "cpu":
         configure_cpu_threads(cfg.threads)
+    if cfg.bf16 and not native_bf16(device):
+        log.warning(
+            "bf16 has no hardware support on this %s (no AVX-512 BF16/AMX): it is emulated and "
+            "likely slower than fp32; drop --bf16",
+            device.type,
+        )
 
     topic, sentiment = load_split(cfg.data_dir, "train")
     train_ex, held_ex = holdout(topic + sentiment, cfg.holdout_fraction, cfg.holdout_seed)
@@ -377,7 +387,10 @@ def train(
             if run.step >= total:
                 break
             input_ids, mask = pad([ids[i] for i in batch], pad_id)
-            t_logits, s_logits = model(input_ids.to(device), mask.to(device))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                t_logits, s_logits = model(input_ids.to(device), mask.to(device))
+            # Losses in fp32: log-softmax and the soft-target terms need more than bf16's 8 bits.
+            t_logits, s_logits = t_logits.float(), s_logits.float()
             loss = multitask_loss(
                 t_logits,
                 s_logits,

@@ -83,6 +83,22 @@ def test_lora_training_saves_a_merged_plain_model(toy: tuple[Path, Path], tmp_pa
     assert isinstance(predictor.predict_batch(["fed hike rates"])[0], Prediction)
 
 
+def test_bf16_training_learns_the_toy_task_with_its_own_numerics(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """bf16 autocast (emulated on CPUs without bf16 units, so it runs anywhere) still learns the
+    task, and it really is a different computation: same seed, other weights than fp32."""
+    base, data = toy
+    fp32 = train(toy_config(base, data, tmp_path / "fp32", max_steps=20, epochs=2))
+    bf16 = train(toy_config(base, data, tmp_path / "bf16", max_steps=20, epochs=2, bf16=True))
+    assert bf16.model_version != fp32.model_version
+    full = train(toy_config(base, data, tmp_path / "full", bf16=True))
+    assert full.holdout["topic"]["accuracy"] == 1.0
+    assert full.holdout["sentiment"]["accuracy"] == 1.0
+    record = json.loads((tmp_path / "full" / "training.json").read_text())
+    assert record["hyperparameters"]["bf16"] is True
+
+
 def test_distillation_alone_teaches_a_student(toy: tuple[Path, Path], tmp_path: Path) -> None:
     """With the gold-label loss switched off (weight 1.0 on soft targets), everything the
     student knows comes from the teacher: it must still get the toy task right."""
