@@ -11,25 +11,26 @@ import torch
 
 
 @cache
-def cpu_flags() -> frozenset[str]:
-    """The instruction-set flags of /proc/cpuinfo (empty where there is none)."""
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    fields: dict[str, str] = {}
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if not line.strip():
+                break  # end of the first processor's block
             key, _, value = line.partition(":")
-            if key.strip() == "flags":
-                return frozenset(value.split())
-    return frozenset()
+            fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def cpu_flags() -> frozenset[str]:
+    """The instruction-set flags of /proc/cpuinfo."""
+    return frozenset(_cpuinfo().get("flags", "").split())
 
 
 def cpu_description() -> str:
     """Model name, widest vector unit and int8/bf16 dot-product support, for benchmark logs."""
-    name = platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                name = value.strip()
-                break
+    name = _cpuinfo().get("model name", platform.machine())
     flags = cpu_flags()
     widest = "avx512f" if "avx512f" in flags else "avx2" if "avx2" in flags else "no AVX2"
     dot = sorted(flags & {"avx512_vnni", "avx_vnni", "amx_int8", "avx512_bf16", "amx_bf16"})
