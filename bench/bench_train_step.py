@@ -2,7 +2,8 @@
 
 Each step is what `tapewatch train` does per mini-batch: a length-grouped batch of real train
 headlines (both files), the two-head forward pass (under bf16 autocast or not), the masked
-multi-task loss in fp32, backward, gradient clipping and an AdamW step. Each round times the
+multi-task loss in fp32, backward, gradient clipping and an AdamW step (the functions
+`classify/train.py` calls). Each round times the
 same batches in fp32, then in bf16, so a drift in the machine's speed hits both alike.
 
     python bench/bench_train_step.py                       # MiniLM-L6, the default base
@@ -15,6 +16,7 @@ import argparse
 import random
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -22,9 +24,10 @@ import torch
 from classify.batching import length_grouped_batches, pad
 from classify.data import load_split
 from classify.hardware import cpu_description, native_bf16
-from classify.model import multitask_loss, new_model
+from classify.model import new_model
 from classify.predictor import configure_cpu_threads, pick_device
 from classify.sanitize import model_text
+from classify.train import TrainConfig, batch_loss, optimizer_step
 from tapewatch.settings import Settings
 
 
@@ -58,20 +61,15 @@ def main() -> None:
         f"bf16 units: {'yes' if native_bf16(device) else 'no (emulated)'}"
     )
 
+    fp32_cfg = TrainConfig(data_dir=args.data_dir, output_dir=Path("unused"))
+    bf16_cfg = replace(fp32_cfg, bf16=True)
+
     def step(batch: list[int], bf16: bool) -> None:
         input_ids, mask = pad([ids[i] for i in batch], tokenizer.pad_token_id or 0)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            t_logits, s_logits = model(input_ids.to(device), mask.to(device))
-        loss = multitask_loss(
-            t_logits.float(),
-            s_logits.float(),
-            topic_y[batch].to(device),
-            sentiment_y[batch].to(device),
-        )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        labels = (topic_y[batch].to(device), sentiment_y[batch].to(device))
+        cfg = bf16_cfg if bf16 else fp32_cfg
+        loss = batch_loss(model, input_ids.to(device), mask.to(device), labels, cfg=cfg)
+        optimizer_step(model, optimizer, loss, cfg.grad_clip)
         if device.type == "cuda":
             torch.cuda.synchronize()
 

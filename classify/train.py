@@ -175,6 +175,39 @@ def _linear_schedule(total: int, warmup: int) -> Callable[[int], float]:
     return factor
 
 
+def batch_loss(
+    model: torch.nn.Module,
+    input_ids: Tensor,
+    mask: Tensor,
+    labels: tuple[Tensor, Tensor],
+    *,
+    cfg: TrainConfig,
+    weights: tuple[Tensor | None, Tensor | None] = (None, None),
+    soft: tuple[Tensor, Tensor] | None = None,
+) -> Tensor:
+    """One mini-batch's training loss: the masked multi-task loss on the gold labels, mixed
+    with the distillation loss on the teachers' soft targets when there are any."""
+    with torch.autocast(input_ids.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        t_logits, s_logits = model(input_ids, mask)
+    # Losses in fp32: log-softmax and the soft-target terms need more than bf16's 8 bits.
+    t_logits, s_logits = t_logits.float(), s_logits.float()
+    loss = multitask_loss(t_logits, s_logits, labels[0], labels[1], weights[0], weights[1])
+    if soft is None:
+        return loss
+    kd = distillation_loss(t_logits, s_logits, soft[0], soft[1], cfg.distill_temperature)
+    return (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
+
+
+def optimizer_step(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: Tensor, grad_clip: float
+) -> None:
+    """Backward, clip the gradients' global norm, update."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+
+
 def holdout_report(predictor: Predictor, examples: list[Example]) -> dict[str, Any]:
     """Both heads' metrics on the examples that carry each head's label."""
     report: dict[str, Any] = {}
@@ -387,31 +420,19 @@ def train(
             if run.step >= total:
                 break
             input_ids, mask = pad([ids[i] for i in batch], pad_id)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                t_logits, s_logits = model(input_ids.to(device), mask.to(device))
-            # Losses in fp32: log-softmax and the soft-target terms need more than bf16's 8 bits.
-            t_logits, s_logits = t_logits.float(), s_logits.float()
-            loss = multitask_loss(
-                t_logits,
-                s_logits,
-                topic_y[batch].to(device),
-                sentiment_y[batch].to(device),
-                t_weight,
-                s_weight,
-            )
+            targets = None
             if soft is not None:
-                kd = distillation_loss(
-                    t_logits,
-                    s_logits,
-                    soft[0][batch].to(device),
-                    soft[1][batch].to(device),
-                    cfg.distill_temperature,
-                )
-                loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
+                targets = (soft[0][batch].to(device), soft[1][batch].to(device))
+            loss = batch_loss(
+                model,
+                input_ids.to(device),
+                mask.to(device),
+                (topic_y[batch].to(device), sentiment_y[batch].to(device)),
+                weights=(t_weight, s_weight),
+                soft=targets,
+                cfg=cfg,
+            )
+            optimizer_step(model, optimizer, loss, cfg.grad_clip)
             scheduler.step()
             if ema is not None:
                 ema.update_parameters(model)
