@@ -188,6 +188,9 @@ def build_app(
         cfg.group_id,
         broker=f"kafka://{bootstrap}",
         store="memory://",
+        # Faust creates its data directory even for in-memory tables; its default is
+        # relative to the working directory, which litters wherever the worker was started.
+        datadir=str(settings.state_dir / "faust"),
         web_enabled=False,
         topic_replication_factor=1,
         topic_partitions=settings.topic_partitions,

@@ -39,8 +39,13 @@ class Pipeline:
             topic_partitions=6,
         )
         ensure_topics(kafka.bootstrap, self.settings)
+        # Workers start in an empty directory with their own state directory, so a test can
+        # see what they write where.
+        self.workdir = Path(scratch_dir("worker-cwd-"))
+        self.state_dir = Path(scratch_dir("worker-state-"))
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("TAPEWATCH_")} | {
             "TAPEWATCH_KAFKA_BOOTSTRAP": kafka.bootstrap,
+            "TAPEWATCH_STATE_DIR": str(self.state_dir),
             "TAPEWATCH_DATABASE_URL": database_url,
             "TAPEWATCH_TOPIC_RAW": self.settings.topic_raw,
             "TAPEWATCH_TOPIC_CLASSIFIED": self.settings.topic_classified,
@@ -59,7 +64,9 @@ class Pipeline:
     def start_worker(self, name: str, metrics_port: int = 0) -> subprocess.Popen[bytes]:
         log = (Path(scratch_dir("worker-log-")) / f"{name}.log").open("wb")
         env = self.env | {"TAPEWATCH_CLASSIFY__METRICS_PORT": str(metrics_port)}
-        proc = subprocess.Popen([BIN, "worker", "classify"], env=env, stdout=log, stderr=log)
+        proc = subprocess.Popen(
+            [BIN, "worker", "classify"], env=env, stdout=log, stderr=log, cwd=self.workdir
+        )
         proc.log_path = log.name  # type: ignore[attr-defined]
         self.workers.append(proc)
         return proc
@@ -162,6 +169,9 @@ def test_every_headline_is_stored_exactly_once(pipeline: Pipeline) -> None:
     published = pipeline.topic_values(pipeline.settings.topic_classified, 2000)
     ids = {json.loads(v)["headline_id"] for v in published}
     assert ids == set(sent)
+    # Nothing lands in the directory the worker was started from; Faust's files stay in state.
+    assert list(pipeline.workdir.iterdir()) == []
+    assert (pipeline.state_dir / "faust").is_dir()
 
 
 def test_sigkill_mid_stream_loses_and_duplicates_nothing(pipeline: Pipeline) -> None:
