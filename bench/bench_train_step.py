@@ -1,10 +1,10 @@
 """Training step time, fp32 against bf16 autocast, side by side in one run.
 
-Each step is what `tapewatch train` does per mini-batch: a length-grouped batch of real train
-headlines (both files), the two-head forward pass (under bf16 autocast or not), the masked
-multi-task loss in fp32, backward, gradient clipping and an AdamW step (the functions
-`classify/train.py` calls). Each round times the
-same batches in fp32, then in bf16, so a drift in the machine's speed hits both alike.
+Each step is what `tapewatch train` does per mini-batch, with the same functions: a
+length-grouped batch of real train headlines (both files), the two-head forward pass (under
+bf16 autocast or not), the masked multi-task loss in fp32, backward, gradient clipping and an
+AdamW step. Each round times the same batches in fp32, then in bf16, so a drift in the
+machine's speed hits both alike.
 
     python bench/bench_train_step.py                       # MiniLM-L6, the default base
     python bench/bench_train_step.py --base-model runs/bases/all-mpnet-base-v2 --steps 6
