@@ -47,22 +47,26 @@ def main() -> None:
     threads = configure_cpu_threads(args.threads) if device.type == "cpu" else 0
     topic, sentiment = load_split(args.data_dir, "train")
     rows = topic + sentiment
-    model, tokenizer = new_model(args.base_model, max_length=64, head_dropout=0.1)
+    # The training run's own settings (max length, head dropout, clipping, batch size).
+    fp32_cfg = TrainConfig(
+        data_dir=args.data_dir, output_dir=Path("unused"), batch_size=args.batch_size
+    )
+    bf16_cfg = replace(fp32_cfg, bf16=True)
+    model, tokenizer = new_model(
+        args.base_model, max_length=fp32_cfg.max_length, head_dropout=fp32_cfg.head_dropout
+    )
     model.to(device).train()
     topic_y = torch.tensor([ex.topic for ex in rows])
     sentiment_y = torch.tensor([ex.sentiment for ex in rows])
-    ids = tokenizer([model_text(ex.text) for ex in rows], truncation=True, max_length=64)
-    ids = ids["input_ids"]
-    batches = length_grouped_batches([len(x) for x in ids], args.batch_size, random.Random(0))
+    texts = [model_text(ex.text) for ex in rows]
+    ids = tokenizer(texts, truncation=True, max_length=fp32_cfg.max_length)["input_ids"]
+    batches = length_grouped_batches([len(x) for x in ids], fp32_cfg.batch_size, random.Random(0))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     print(
         f"# {args.base_model}, {cpu_description() if device.type == 'cpu' else device}, "
         f"{threads} threads, torch {torch.__version__}, batch {args.batch_size}, "
         f"bf16 units: {'yes' if native_bf16(device) else 'no (emulated)'}"
     )
-
-    fp32_cfg = TrainConfig(data_dir=args.data_dir, output_dir=Path("unused"))
-    bf16_cfg = replace(fp32_cfg, bf16=True)
 
     def step(batch: list[int], bf16: bool) -> None:
         input_ids, mask = pad([ids[i] for i in batch], tokenizer.pad_token_id or 0)

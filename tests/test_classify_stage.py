@@ -41,8 +41,8 @@ class Pipeline:
         ensure_topics(kafka.bootstrap, self.settings)
         # Workers start in an empty directory with their own state directory, so a test can
         # see what they write where.
-        self.workdir = Path(scratch_dir("worker-cwd-"))
-        self.state_dir = Path(scratch_dir("worker-state-"))
+        self.workdir = scratch_dir("worker-cwd-")
+        self.state_dir = scratch_dir("worker-state-")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("TAPEWATCH_")} | {
             "TAPEWATCH_KAFKA_BOOTSTRAP": kafka.bootstrap,
             "TAPEWATCH_STATE_DIR": str(self.state_dir),
