@@ -110,6 +110,7 @@ class Predictor:
         max_length: int | None = None,
         batch_size: int = 64,
         workers: int = 1,
+        bf16: bool | None = None,
     ) -> None:
         self.device = device or torch.device("cpu")
         self.model = model.to(self.device).eval()
@@ -126,8 +127,9 @@ class Predictor:
         )
         self.topics = list(model.config.topics)
         self.sentiments = list(model.config.sentiments)
-        # bf16 on GPUs: Tensor-core speed, and BERT-size models lose nothing measurable.
-        self._autocast = self.device.type == "cuda"
+        # bf16 on GPUs: Tensor-core speed, and BERT-size models lose nothing measurable. On CPUs
+        # only when asked (teacher scoring): its outputs differ from fp32 in the last digits.
+        self._autocast = self.device.type == "cuda" if bf16 is None else bf16
 
     @classmethod
     def from_dir(
@@ -141,9 +143,11 @@ class Predictor:
         compile: bool = False,
         threads: int | None = None,
         workers: int | None = None,
+        bf16: bool | None = None,
     ) -> Predictor:
         """``threads``: CPU cores to use (default: all); ``workers``: buckets in flight at once
-        (default: one per core), each on ``threads // workers`` intra-op threads."""
+        (default: one per core), each on ``threads // workers`` intra-op threads; ``bf16``:
+        bf16 autocast (default: on CUDA only)."""
         torch_device = pick_device(device)
         if torch_device.type == "cpu":
             cores = threads or cpu_cores()
@@ -155,6 +159,8 @@ class Predictor:
         if quantize_int8:
             if torch_device.type != "cpu":
                 raise ValueError("int8 dynamic quantisation is a CPU option; drop it on CUDA")
+            if bf16:
+                raise ValueError("int8 and bf16 are two different precisions; choose one")
             model = _quantize(model)
             version = f"{version}-int8"
         if compile:
@@ -168,6 +174,7 @@ class Predictor:
             max_length=max_length,
             batch_size=batch_size,
             workers=workers,
+            bf16=bf16,
         )
 
     def probabilities(
@@ -192,7 +199,10 @@ class Predictor:
                 input_ids, mask = pad([ids[i] for i in batch], pad_id)
                 input_ids = input_ids.to(self.device, non_blocking=True)
                 mask = mask.to(self.device, non_blocking=True)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self._autocast):
+                autocast = torch.autocast(
+                    self.device.type, dtype=torch.bfloat16, enabled=self._autocast
+                )
+                with autocast:
                     t_logits, s_logits = self.model(input_ids, mask)
                 # Buckets hold disjoint rows, so the threads never write the same row.
                 topic[batch] = torch.softmax(t_logits.float(), dim=-1).cpu().numpy()

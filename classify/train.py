@@ -344,6 +344,7 @@ def train(
                 device=cfg.device,
                 threads=cfg.threads,
                 cache_dir=cfg.teacher_cache,
+                bf16=cfg.bf16,
             )
             t_parts.append(t_soft)
             s_parts.append(s_soft)

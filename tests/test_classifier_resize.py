@@ -141,3 +141,16 @@ def test_teacher_scores_are_cached_by_teacher_and_texts(
         entry.write_bytes(b"not a numpy archive")
     rescored = teacher_probabilities([tiny_model_dir], TEXTS, device="cpu", cache_dir=cache)
     np.testing.assert_array_equal(rescored[0], first[0])
+
+
+def test_bf16_teacher_scores_are_close_to_fp32_and_cached_apart(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    cache = tmp_path / "cache"
+    fp32 = teacher_probabilities([tiny_model_dir], TEXTS, device="cpu", cache_dir=cache)
+    bf16 = teacher_probabilities([tiny_model_dir], TEXTS, device="cpu", cache_dir=cache, bf16=True)
+    assert len(list(cache.glob("*.npz"))) == 2
+    # Really scored in bf16, not handed the fp32 entry: the last digits differ.
+    assert not np.array_equal(bf16[0], fp32[0])
+    np.testing.assert_allclose(bf16[0], fp32[0], atol=0.02)
+    np.testing.assert_allclose(bf16[1], fp32[1], atol=0.02)

@@ -210,6 +210,8 @@ def test_int8_engine_runs_and_is_labelled(tiny_dir: Path) -> None:
     q = Predictor.from_dir(tiny_dir, device="cpu", quantize_int8=True)
     assert q.version.endswith("-int8")
     assert all(isinstance(r, Prediction) for r in q.predict_batch(TEXTS))
+    with pytest.raises(ValueError, match="choose one"):
+        Predictor.from_dir(tiny_dir, device="cpu", quantize_int8=True, bf16=True)
 
 
 def test_missing_model_directory_says_what_is_wrong(tmp_path: Path) -> None:
