@@ -3,7 +3,8 @@
 Baseline: transformers ``pipeline("feature-extraction")`` called once per headline on the same
 encoder, then mean pooling and the same two heads, i.e. the same model used the obvious way.
 Engine: ``Predictor.predict_batch`` (length-sorted buckets, dynamic padding, inference mode),
-tokenisation and result building included, at several batch sizes, fp32 and CPU int8.
+tokenisation and result building included, at several batch sizes, fp32 and CPU int8 (and
+bf16 autocast where the CPU has bf16 dot products).
 
     python bench/bench_engine.py --model-dir models/tapewatch-minilm --texts 2000
     python bench/bench_engine.py --device cuda --batch-sizes 1 64 256 1024 --compile   # GPU host
@@ -19,7 +20,7 @@ from pathlib import Path
 import torch
 
 from classify.data import load_split
-from classify.hardware import cpu_description
+from classify.hardware import cpu_description, native_bf16
 from classify.predictor import Predictor, configure_cpu_threads
 from classify.sanitize import model_text
 from tapewatch.settings import Settings
@@ -97,7 +98,9 @@ def main() -> None:
     if args.device.startswith("cuda"):
         print(f"# GPU: {torch.cuda.get_device_name(0)}")
 
-    def engine(batch: int, *, int8: bool = False, workers: int | None = args.workers) -> Predictor:
+    def engine(
+        batch: int, *, int8: bool = False, bf16: bool = False, workers: int | None = args.workers
+    ) -> Predictor:
         return Predictor.from_dir(
             args.model_dir,
             device=args.device,
@@ -106,6 +109,7 @@ def main() -> None:
             compile=args.compile,
             threads=args.threads,
             workers=workers,
+            bf16=bf16 or None,
         )
 
     rows: list[tuple[str, int | str, float]] = []
@@ -126,6 +130,12 @@ def main() -> None:
             rate = engine_rate(predictor, texts)
             rows.append((f"engine, int8 dynamic quantisation{setup(predictor)}", batch, rate))
             print(f"int8 batch {batch}: {rate:.0f}/s", flush=True)
+    if cpu and native_bf16(torch.device("cpu")):
+        # What the teachers' scoring uses under --bf16; outputs within ~0.01 of fp32.
+        predictor = engine(64, bf16=True)
+        rate = engine_rate(predictor, texts)
+        rows.append((f"engine, bf16 autocast{setup(predictor)}", 64, rate))
+        print(f"bf16 batch 64: {rate:.0f}/s", flush=True)
     if cpu and (args.workers or 0) != 1:
         # The same engine with every core inside each bucket's kernels: what workers buy.
         for int8 in (False, True) if not args.no_int8 else (False,):
