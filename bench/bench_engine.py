@@ -109,7 +109,7 @@ def main() -> None:
             compile=args.compile,
             threads=args.threads,
             workers=workers,
-            bf16=bf16 or None,
+            bf16=bf16,
         )
 
     rows: list[tuple[str, int | str, float]] = []

@@ -89,7 +89,7 @@ def _score_all(
             batch_size=batch_size,
             threads=threads,
             workers=1,
-            bf16=True if bf16 else None,
+            bf16=bf16,
         )
         t, s = _score(engine, texts, str(directory))
         topic.append(t)

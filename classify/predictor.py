@@ -110,7 +110,7 @@ class Predictor:
         max_length: int | None = None,
         batch_size: int = 64,
         workers: int = 1,
-        bf16: bool | None = None,
+        bf16: bool = False,
     ) -> None:
         self.device = device or torch.device("cpu")
         self.model = model.to(self.device).eval()
@@ -129,7 +129,7 @@ class Predictor:
         self.sentiments = list(model.config.sentiments)
         # bf16 on GPUs: Tensor-core speed, and BERT-size models lose nothing measurable. On CPUs
         # only when asked (teacher scoring): its outputs differ from fp32 in the last digits.
-        self._autocast = self.device.type == "cuda" if bf16 is None else bf16
+        self._autocast = self.device.type == "cuda" or bf16
 
     @classmethod
     def from_dir(
@@ -143,11 +143,11 @@ class Predictor:
         compile: bool = False,
         threads: int | None = None,
         workers: int | None = None,
-        bf16: bool | None = None,
+        bf16: bool = False,
     ) -> Predictor:
         """``threads``: CPU cores to use (default: all); ``workers``: buckets in flight at once
         (default: one per core), each on ``threads // workers`` intra-op threads; ``bf16``:
-        bf16 autocast (default: on CUDA only)."""
+        bf16 autocast on a CPU too (CUDA always runs under it)."""
         torch_device = pick_device(device)
         if torch_device.type == "cpu":
             cores = threads or cpu_cores()
