@@ -17,7 +17,25 @@ def _metrics_rows(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def write_card(directory: Path) -> Path:
+def _is_here(recorded: str, directory: Path) -> bool:
+    """Whether a path recorded at training time names ``directory``, from any working directory
+    (a relative record is compared by its trailing parts)."""
+    path = Path(recorded)
+    if path.is_absolute():
+        return path.resolve() == directory.resolve()
+    return directory.resolve().parts[-len(path.parts) :] == path.parts
+
+
+def _teacher_line(teacher: dict[str, str], directory: Path) -> str:
+    where = f"`{teacher['directory']}` (version `{teacher['model_version']}`"
+    # A model trained with the then-shipped model as a teacher and shipped in its place names
+    # its own directory as a teacher; say so rather than leave the reader to puzzle it out.
+    if _is_here(teacher["directory"], directory):
+        where += ": the model this directory held before this one"
+    return f"- Distilled from teacher {where})"
+
+
+def render_card(directory: Path) -> str:
     training: dict[str, Any] = json.loads((directory / "training.json").read_text())
     lines = [
         "# Tapewatch headline classifier",
@@ -28,10 +46,7 @@ def write_card(directory: Path) -> Path:
         f"- Model version (content hash): `{training['model_version']}`",
         f"- Base encoder: `{training['base_model']}`",
         f"- Produced by: `{training['command']}`",
-        *(
-            f"- Distilled from teacher `{t['directory']}` (version `{t['model_version']}`)"
-            for t in training.get("teachers", [])
-        ),
+        *(_teacher_line(t, directory) for t in training.get("teachers", [])),
         *(
             f"- Prior-corrected from version `{c['source_model_version']}` by `{c['command']}`"
             for c in [training.get("prior_correction")]
@@ -90,6 +105,10 @@ def write_card(directory: Path) -> Path:
                 "|---|---:|---:|---:|---:|",
                 *_metrics_rows(report),
             ]
+    return "\n".join(lines) + "\n"
+
+
+def write_card(directory: Path) -> Path:
     path = directory / "README.md"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(render_card(directory))
     return path

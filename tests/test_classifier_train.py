@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from classify.card import render_card
 from classify.predictor import Prediction, Predictor
 from classify.train import train
 from tests.tiny_model import (
@@ -126,6 +127,10 @@ def test_distillation_alone_teaches_a_student(toy: tuple[Path, Path], tmp_path: 
     assert student.holdout["sentiment"]["accuracy"] == 1.0
     card = (tmp_path / "student" / "README.md").read_text()
     assert teacher.model_version in card
+    assert "held before" not in card
+    # Shipped in its teacher's place, the student's card says the teacher was its predecessor.
+    shutil.copytree(tmp_path / "student", tmp_path / "teacher", dirs_exist_ok=True)
+    assert "the model this directory held before" in render_card(tmp_path / "teacher")
 
 
 def test_distillation_rejects_bad_settings(toy: tuple[Path, Path], tmp_path: Path) -> None:

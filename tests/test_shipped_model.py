@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from classify.card import render_card
 from classify.predictor import Prediction, Predictor
 from tapewatch.settings import Settings
 
@@ -28,6 +29,9 @@ def test_shipped_model_is_small_and_complete() -> None:
     assert weights.stat().st_size < 50 * 1024 * 1024
     card = (MODEL_DIR / "README.md").read_text()
     assert "tapewatch train" in card and "sha256" in card
+    # Rendered from training.json and the eval reports: `tapewatch eval` re-renders it, so a
+    # hand edit would be lost and would leave a checkout dirty.
+    assert card == render_card(MODEL_DIR)
 
 
 @pytest.mark.parametrize(
