@@ -44,6 +44,14 @@ class Headline(Base):
     __table_args__ = (
         Index("ix_headlines_published_at", "published_at"),
         Index("ix_headlines_cluster_id", "cluster_id"),
+        # The web app's headline search and filters (migration 0004).
+        Index(
+            "ix_headlines_title_fts",
+            text("to_tsvector('english', title)"),
+            postgresql_using="gin",
+        ),
+        Index("ix_headlines_tickers", "tickers", postgresql_using="gin"),
+        Index("ix_headlines_source", "source", "published_at"),
     )
 
 
@@ -76,6 +84,27 @@ class Classification(Base):
         Index("ix_classifications_published_at", "published_at"),
         Index("ix_classifications_classified_at", "classified_at"),
     )
+
+
+class TopicSentimentRollup(Base):
+    """Per grain, bucket and topic: headlines by sentiment, each counted once with its latest
+    classification. Kept by a trigger on ``classifications`` (migration 0004) in the writing
+    transaction; dashboards read it through ``v_topic_sentiment_5m`` and
+    ``v_topic_sentiment_rollup`` instead of grouping every classification per request."""
+
+    __tablename__ = "topic_sentiment_rollup"
+
+    grain_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60, 300 or 3600
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64), primary_key=True)
+    headlines: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    negative: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    neutral: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    positive: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # A sum, not a mean: a re-classification subtracts its old probability exactly.
+    sum_negative_probability: Mapped[float] = mapped_column(Float, server_default="0")
+
+    __table_args__ = (Index("ix_topic_sentiment_rollup_grain_s", "grain_s", "topic", "bucket"),)
 
 
 class FeedState(Base):
