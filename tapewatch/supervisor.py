@@ -29,7 +29,7 @@ from typing import IO
 from rich.console import Console
 from rich.table import Table
 
-from tapewatch.dashboard import Collector, Snapshot, render, summary_line
+from tapewatch.live_view import Collector, Snapshot, render, summary_line
 from tapewatch.demo.receiver import describe
 from tapewatch.local.proc import child_setup, terminate
 from tapewatch.settings import Settings

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from sqlalchemy import create_engine, text
 
-from tapewatch.dashboard import Collector, render, summary_line
+from tapewatch.live_view import Collector, render, summary_line
 
 
 def _seed(database_url: str) -> None:
