@@ -41,6 +41,7 @@ class FeedServer:
     server: ThreadingHTTPServer
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+    body: bytes = b""  # served at /bytes
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.server_port}{path}"
@@ -88,6 +89,10 @@ def _handler(state: FeedServer) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, body, "application/atom+xml", Content_Encoding="gzip")
             if path == "/error.html":
                 return self._send(200, (FIXTURES / "error.html").read_bytes(), "text/html")
+            if path == "/empty":  # 200 and nothing in it
+                return self._send(200, b"", "application/rss+xml")
+            if path == "/bytes":  # whatever the test put there
+                return self._send(200, state.body, "application/xml")
             if path == "/500":
                 return self._send(500, b"<h1>Internal Server Error</h1>", "text/html")
             if path == "/404":
@@ -320,6 +325,7 @@ def test_a_latin1_feed_is_decoded(
     ("path", "kind"),
     [
         ("/error.html", "not_a_feed"),
+        ("/empty", "not_a_feed"),
         ("/malformed.xml", "malformed"),
         ("/slow", "timeout"),
         ("/drip", "timeout"),

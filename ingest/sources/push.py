@@ -6,9 +6,9 @@
      "source": "my-wire", "tickers": ["AAPL"]}
 
 Only ``title`` is required; unknown fields are refused. Answers: 202 with the new ids and the
-number of duplicates; 400 (not JSON), 413 (too large), 422 (invalid, with reasons per item);
-503 with Retry-After when Kafka did not confirm (nothing unconfirmed is marked seen, so the
-pusher should simply retry). ``GET /healthz`` answers 200.
+number of duplicates; 400 (not JSON, or nested too deeply to parse), 413 (too large), 422
+(invalid, with reasons per item); 503 with Retry-After when Kafka did not confirm (nothing
+unconfirmed is marked seen, so the pusher should simply retry). ``GET /healthz`` answers 200.
 """
 
 from __future__ import annotations
@@ -59,6 +59,28 @@ class PushedHeadline(BaseModel):
         return title
 
 
+class BadBody(ValueError):
+    """The body is not a JSON document this endpoint can read; ``reason`` labels the metric."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def parse_body(body: bytes) -> object:
+    """The JSON document in ``body``; raises :class:`BadBody` with the reason it is refused."""
+    try:
+        return json.loads(body)
+    except RecursionError as exc:
+        # json.loads recurses once per level of nesting: 100,000 ``[`` exhaust the interpreter's
+        # recursion limit. No headline is nested that deep, so this is the pusher's error.
+        raise BadBody("too_deep", "body is nested too deeply to be a headline") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadBody("bad_json", f"body is not JSON: {exc}") from exc
+    except ValueError as exc:  # e.g. an integer beyond Python's 4300-digit conversion limit
+        raise BadBody("bad_json", f"body is not usable JSON: {exc}") from exc
+
+
 def _errors(exc: ValidationError, index: int) -> list[dict[str, object]]:
     return [
         {"item": index, "field": ".".join(str(p) for p in e["loc"]), "error": e["msg"]}
@@ -94,13 +116,12 @@ class PushServer:
         return web.Response(text="ok")
 
     async def _post(self, request: web.Request) -> web.Response:
+        body = await request.read()
         try:
-            doc = json.loads(await request.read())
-        except web.HTTPRequestEntityTooLarge:
-            raise
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            self.metrics.rejected.labels(PUSH_SOURCE, "bad_json").inc()
-            return web.json_response({"error": f"body is not JSON: {exc}"}, status=400)
+            doc = parse_body(body)
+        except BadBody as exc:
+            self.metrics.rejected.labels(PUSH_SOURCE, exc.reason).inc()
+            return web.json_response({"error": str(exc)}, status=400)
         docs = doc if isinstance(doc, list) else [doc]
         if not docs or len(docs) > self.max_items:
             return web.json_response(

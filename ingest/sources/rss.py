@@ -54,13 +54,20 @@ def parse_feed(body: bytes, content_type: str | None, url: str) -> tuple[list[Ra
     Raises :class:`NotAFeed` for anything that yields no feed (an HTML error page, garbage) and
     :class:`MalformedFeed` for broken XML with nothing usable in it.
     """
+    kind = (content_type or "unknown type").split(";")[0]
+    if not body.strip():
+        # feedparser returns a result without even a "version" key for an empty body.
+        raise NotAFeed(f"empty body ({kind})")
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(body, response_headers=headers)
+    try:
+        parsed = feedparser.parse(body, response_headers=headers)
+    except Exception as exc:  # feedparser's own bugs on hostile bytes are still the feed's fault
+        raise NotAFeed(f"unparseable body ({kind}): {type(exc).__name__}: {exc}") from exc
     problem = parsed.get("bozo_exception")
-    if not parsed.entries and (not parsed.version or parsed.bozo):
-        kind = (content_type or "unknown type").split(";")[0]
+    # .get, not attribute access: results of some bodies carry no "version" at all.
+    if not parsed.entries and (not parsed.get("version") or parsed.bozo):
         raise NotAFeed(f"no RSS/Atom feed in the body ({kind}): {problem or 'no entries'}")
     if parsed.bozo and not any(entry.get("title") for entry in parsed.entries):
         raise MalformedFeed(f"malformed feed, no usable entry: {problem}")
