@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from alerts.config import AlertsConfig
 from classify.config import ClassifyConfig
 from ingest.config import IngestConfig
+from tapewatch.restarts import SupervisorConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,6 +94,7 @@ class Settings(BaseSettings):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     classify: ClassifyConfig = Field(default_factory=ClassifyConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig)
 
     @field_validator("log_level")
     @classmethod

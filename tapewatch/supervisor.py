@@ -4,10 +4,10 @@ Start order: Kafka and PostgreSQL (local unless configured) with migrations and 
 the demo webhook receiver, the ingest, classify and alerts workers, and the demo feeder. Every
 child gets its settings as TAPEWATCH_* variables derived from the one Settings object, writes
 its log to ``<state_dir>/logs/<name>.log``, and carries a death signal, so no child outlives a
-supervisor that was killed outright. A child that exits is restarted with exponential back-off
-(reset once it has run a while), and the supervisor says so. Ctrl-C, SIGTERM or SIGHUP stop the
-workers first (SIGTERM, then SIGKILL after a grace period), then Kafka and PostgreSQL; all
-data stays under the state directory for the next run.
+supervisor that was killed outright. A child that exits is restarted at once; only a tight crash
+loop is backed off (tapewatch/restarts.py), and the supervisor says which and why. Ctrl-C,
+SIGTERM or SIGHUP stop the workers first (SIGTERM, then SIGKILL after a grace period), then
+Kafka and PostgreSQL; all data stays under the state directory for the next run.
 """
 
 from __future__ import annotations
@@ -29,16 +29,14 @@ from typing import IO
 from rich.console import Console
 from rich.table import Table
 
-from tapewatch.live_view import Collector, Snapshot, render, summary_line
 from tapewatch.demo.receiver import describe
+from tapewatch.live_view import Collector, Snapshot, render, summary_line
 from tapewatch.local.proc import child_setup, terminate
+from tapewatch.restarts import CrashHistory, SupervisorConfig
 from tapewatch.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BACKOFF_INITIAL_S = 1.0
-BACKOFF_MAX_S = 60.0
-STABLE_AFTER_S = 60.0  # a child that ran this long before exiting starts again at once
 STOP_GRACE_S = 30.0
 REFRESH_S = 2.0
 PLAIN_EVERY_S = 10.0
@@ -56,11 +54,12 @@ class ChildSpec:
 class Child:
     spec: ChildSpec
     log_path: Path
+    history: CrashHistory
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     restarts: int = 0
-    backoff_s: float = BACKOFF_INITIAL_S
     restart_at: float | None = None
+    restart_reason: str = ""
     _log: IO[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -86,7 +85,7 @@ class Child:
             extra = f", {self.restarts} restart(s)" if self.restarts else ""
             return f"running (pid {self.proc.pid}{extra})"
         if self.restart_at is not None:
-            return f"restarting in {max(0.0, self.restart_at - now):.0f} s"
+            return f"restarting in {max(0.0, self.restart_at - now):.0f} s ({self.restart_reason})"
         return "stopped"
 
     def close_log(self) -> None:
@@ -98,9 +97,14 @@ class Child:
 class Supervisor:
     """Starts the children, restarts the ones that exit, stops them all."""
 
-    def __init__(self, specs: list[ChildSpec], log_dir: Path) -> None:
+    def __init__(
+        self, specs: list[ChildSpec], log_dir: Path, config: SupervisorConfig | None = None
+    ) -> None:
         log_dir.mkdir(parents=True, exist_ok=True)
-        self.children = [Child(spec, log_dir / f"{spec.name}.log") for spec in specs]
+        self.config = config or SupervisorConfig()
+        self.children = [
+            Child(spec, log_dir / f"{spec.name}.log", CrashHistory(self.config)) for spec in specs
+        ]
         self.stopping = False
 
     def start(self) -> None:
@@ -123,18 +127,16 @@ class Supervisor:
                 continue
             if child.proc is None or child.proc.poll() is None:
                 continue
-            code = child.proc.returncode
-            if now - child.started_at >= STABLE_AFTER_S:
-                child.backoff_s = BACKOFF_INITIAL_S
-            child.restart_at = now + child.backoff_s
-            log.warning(
-                "%s exited with code %s; restarting in %.0f s (see %s)",
-                child.spec.name,
-                code,
-                child.backoff_s,
-                child.log_path,
+            decision = child.history.record_exit(
+                now, now - child.started_at, f"exited with code {child.proc.returncode}"
             )
-            child.backoff_s = min(child.backoff_s * 2, BACKOFF_MAX_S)
+            log.warning("%s %s (see %s)", child.spec.name, decision.reason, child.log_path)
+            child.restart_at = now + decision.delay_s
+            child.restart_reason = decision.reason.split("; ", 1)[-1]
+            if decision.delay_s == 0:
+                child.restarts += 1
+                child.start()
+                log.info("restarted %s (pid %d)", child.spec.name, child.proc.pid)  # type: ignore[union-attr]
 
     def status(self) -> list[tuple[str, str]]:
         now = time.monotonic()
@@ -181,6 +183,7 @@ class Plan:
     notes: list[str]
     received_path: Path | None
     receiver_url: str | None
+    web_url: str | None = None
 
 
 def plan_children(
@@ -238,6 +241,12 @@ def plan_children(
             "(train one with `tapewatch train`, or set TAPEWATCH_MODEL_DIR)"
         )
     specs.append(ChildSpec("alerts", _python("-m", "tapewatch.cli", "worker", "alerts"), base))
+    # The web dashboard reads through the read-only role; its URL heads the banner.
+    specs.append(ChildSpec("web", _python("-m", "tapewatch.cli", "web"), base))
+    from web.config import url_of
+
+
+    web_url = url_of(settings.web.host, settings.web.port)
     if demo:
         push_url = f"http://127.0.0.1:{settings.ingest.push_port}/headlines"
         classify_port = settings.classify.metrics_port
@@ -265,7 +274,7 @@ def plan_children(
                 base,
             )
         )
-    return Plan(specs, notes, received_path, receiver_url)
+    return Plan(specs, notes, received_path, receiver_url, web_url)
 
 
 class Events:
@@ -306,6 +315,8 @@ class Events:
 
 def _banner(settings: Settings, kafka: str, database_url: str, plan: Plan) -> Table:
     table = Table(title="Tapewatch is up", show_header=False)
+    if plan.web_url:
+        table.add_row("Web dashboard", f"{plan.web_url}  ← open this")
     table.add_row("Kafka bootstrap", kafka)
     table.add_row("PostgreSQL", database_url)
     table.add_row("psql", f"psql '{database_url.replace('+psycopg2', '')}'")
@@ -348,7 +359,7 @@ def run_up(settings: Settings, options: UpOptions, console: Console) -> None:
         for note in plan.notes:
             console.print(f"[yellow]{note}[/]")
         console.print("Press Ctrl-C to stop.")
-        supervisor = Supervisor(plan.specs, settings.state_dir / "logs")
+        supervisor = Supervisor(plan.specs, settings.state_dir / "logs", settings.supervisor)
         if not stop.is_set():
             supervisor.start()
         names = {s.name for s in plan.specs}
