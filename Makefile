@@ -3,17 +3,19 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The web dashboard's front-end libraries (package.json), installed by npm into an ignored folder.
+ASSETS := node_modules/.installed
 
-.PHONY: run test lint format bench system-deps venv clean
+.PHONY: run test lint format bench system-deps venv assets clean
 
 # When `make run` began (read once, before the set-up): `tapewatch up` reports the time from
 # here to the first classified headline.
 STARTED_AT := $(shell date +%s.%N)
 
-run: system-deps venv
+run: system-deps venv assets
 	TAPEWATCH_STARTED_AT=$(STARTED_AT) $(BIN)/tapewatch up
 
-test: system-deps venv
+test: system-deps venv assets
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -38,5 +40,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[train,dev]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
+assets: $(ASSETS)
+
+$(ASSETS): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $(ASSETS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -36,3 +36,20 @@ def current(url: str) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+def set_password(url: str, role: str, password: str) -> None:
+    """Give a login role (the dashboard's read-only one) its password, from the settings."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            # format() with %I and %L quotes the name and the secret; nothing is interpolated.
+            statement = conn.execute(
+                text("SELECT format('ALTER ROLE %I PASSWORD %L', :role, :password)"),
+                {"role": role, "password": password},
+            ).scalar_one()
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()

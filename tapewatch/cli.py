@@ -32,7 +32,17 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from storage.migrate import upgrade
 
-    upgrade(_settings().resolved_database_url(), revision)
+    settings = _settings()
+    upgrade(settings.resolved_database_url(), revision)
+    if settings.web.readonly_password is not None:
+        from storage.migrate import set_password
+
+        set_password(
+            settings.resolved_database_url(),
+            settings.web.readonly_user,
+            settings.web.readonly_password.get_secret_value(),
+        )
+        console.print(f"[green]password of {settings.web.readonly_user} set[/]")
     console.print(f"[green]database at revision {revision}[/]")
 
 
@@ -116,6 +126,25 @@ def up(
         started_at=started_at,
     )
     run_up(_settings(), options, console)
+
+
+@app.command("web")
+def web_command(
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default TAPEWATCH_WEB__HOST, 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (default TAPEWATCH_WEB__PORT, 8000).")
+    ] = None,
+) -> None:
+    """Serve the web dashboard: overview, alerts, headlines, pipeline and the JSON API."""
+    from web.server import run
+
+    settings = _settings()
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if overrides:
+        settings = settings.model_copy(update={"web": settings.web.model_copy(update=overrides)})
+    run(settings)
 
 
 @worker_app.command("ingest")

@@ -15,6 +15,7 @@ from alerts.config import AlertsConfig
 from classify.config import ClassifyConfig
 from ingest.config import IngestConfig
 from tapewatch.restarts import SupervisorConfig
+from web.config import WebConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,6 +96,7 @@ class Settings(BaseSettings):
     classify: ClassifyConfig = Field(default_factory=ClassifyConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @field_validator("log_level")
     @classmethod

@@ -245,7 +245,6 @@ def plan_children(
     specs.append(ChildSpec("web", _python("-m", "tapewatch.cli", "web"), base))
     from web.config import url_of
 
-
     web_url = url_of(settings.web.host, settings.web.port)
     if demo:
         push_url = f"http://127.0.0.1:{settings.ingest.push_port}/headlines"

@@ -12,6 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tapewatch.local import scratch_dir
@@ -60,11 +61,24 @@ def _read_until(
     return False
 
 
+def _web_answers(port: int, timeout: float) -> bool:
+    """True once the web worker answers its overview API (it reads the read-only views)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/overview", timeout=5).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    return False
+
+
 def test_up_starts_services_and_workers_restarts_a_crash_and_stops_cleanly(
     tiny_model_dir: Path,
 ) -> None:
     tmp_path = scratch_dir("tapewatch-up-")
-    kafka_port, pg_port = free_port(), free_port()
+    kafka_port, pg_port, web_port = free_port(), free_port(), free_port()
     env = cli_env(
         TAPEWATCH_STATE_DIR=str(tmp_path / "state"),
         TAPEWATCH_KAFKA_PORT=str(kafka_port),
@@ -74,6 +88,7 @@ def test_up_starts_services_and_workers_restarts_a_crash_and_stops_cleanly(
         TAPEWATCH_INGEST__PUSH_PORT=str(free_port()),
         TAPEWATCH_CLASSIFY__METRICS_PORT=str(free_port()),
         TAPEWATCH_ALERTS__METRICS_PORT=str(free_port()),
+        TAPEWATCH_WEB__PORT=str(web_port),
         COLUMNS="200",
     )
     proc = subprocess.Popen(
@@ -90,6 +105,8 @@ def test_up_starts_services_and_workers_restarts_a_crash_and_stops_cleanly(
     assert f"127.0.0.1:{pg_port}" in text
     assert "v_topic_sentiment_5m" in text
     assert "started ingest" in text and "started classify" in text
+    assert f"http://127.0.0.1:{web_port}/" in text  # the banner's web dashboard line
+    assert _web_answers(web_port, 90), "".join(output)  # the dashboard worker serves
     children = _children(proc.pid)
     assert len(children) >= 5  # broker JVM, postmaster (and its workers), the three workers
 

@@ -1,0 +1,75 @@
+"""The JSON API under ``/api/v1``: what every page fetches, documented by OpenAPI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy import Engine
+
+from web.db import query
+from web.queries.alerts import alert_detail, list_alerts
+from web.queries.headlines import HeadlineFilter, headlines
+from web.queries.overview import overview
+from web.queries.pipeline import pipeline_db
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+RangeName = Literal["1h", "6h", "24h", "7d", "30d"]
+AlertState = Literal["pending", "firing", "resolved"]
+Sentiment = Literal["negative", "neutral", "positive"]
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+@router.get("/overview", summary="Negative share and volume per topic over a range")
+def get_overview(
+    request: Request, range: Annotated[RangeName, Query(description="time range")] = "24h"
+) -> dict[str, Any]:
+    ctx = request.app.state.context
+    return query(_engine(request), overview, range, ctx.short_window_s, ctx.baseline_s)
+
+
+@router.get("/alerts", summary="Alerts, newest first, filtered by state and topic")
+def get_alerts(
+    request: Request,
+    state: AlertState | None = None,
+    topic: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    return query(_engine(request), list_alerts, state, topic, limit)
+
+
+@router.get("/alerts/{alert_id}", summary="One alert: evidence, chart, webhook deliveries")
+def get_alert(request: Request, alert_id: int) -> dict[str, Any]:
+    answer = query(_engine(request), alert_detail, alert_id)
+    if answer["alert"] is None:
+        raise HTTPException(status_code=404, detail=f"no alert {alert_id}")
+    return answer
+
+
+@router.get("/headlines", summary="Headlines, newest first; syndicated copies folded")
+def get_headlines(
+    request: Request,
+    topic: str | None = None,
+    sentiment: Sentiment | None = None,
+    source: str | None = None,
+    ticker: str | None = None,
+    q: Annotated[str | None, Query(description="full-text search (web search syntax)")] = None,
+    since: Annotated[datetime | None, Query(description="published at or after")] = None,
+    until: Annotated[datetime | None, Query(description="published before (older pages)")] = None,
+    after: Annotated[datetime | None, Query(description="published after (live polling)")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    flt = HeadlineFilter(topic, sentiment, source, ticker, q, since, until, after)
+    return query(_engine(request), headlines, flt, limit)
+
+
+@router.get("/pipeline", summary="Stage rates, consumer lag, dead letters, feeds, workers")
+def get_pipeline(request: Request) -> dict[str, Any]:
+    answer = query(_engine(request), pipeline_db)
+    answer |= request.app.state.watcher.snapshot()
+    return answer

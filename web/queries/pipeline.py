@@ -1,0 +1,81 @@
+"""Pipeline, the database side: classification rate and latency per minute, model versions in
+use, feed states."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from web.queries.common import iso
+
+RECENT = text(
+    """
+    SELECT minute, model_version, classified, latency_p50_s, latency_p99_s
+    FROM v_classify_recent WHERE minute >= now() - interval '15 minutes'
+    ORDER BY minute
+    """
+)
+MODELS = text(
+    """
+    SELECT model_version, sum(classified) AS classified, max(minute) AS last_minute
+    FROM v_classify_recent GROUP BY model_version ORDER BY max(minute) DESC
+    """
+)
+FEEDS = text(
+    """
+    SELECT source, url, last_polled_at, last_status, last_error, last_success_at,
+           consecutive_failures, next_poll_after
+    FROM v_feed_state ORDER BY source
+    """
+)
+# The newest classification's model, for when nothing was classified in the last hour.
+LATEST_MODEL = text(
+    "SELECT model_version, classified_at FROM v_headlines "
+    "WHERE classified_at IS NOT NULL ORDER BY published_at DESC LIMIT 1"
+)
+
+
+def pipeline_db(conn: Connection) -> dict[str, Any]:
+    minutes = [
+        {
+            "minute": iso(r.minute),
+            "model_version": r.model_version,
+            "classified": int(r.classified),
+            "latency_p50_s": r.latency_p50_s,
+            "latency_p99_s": r.latency_p99_s,
+        }
+        for r in conn.execute(RECENT)
+    ]
+    models = [
+        {
+            "model_version": r.model_version,
+            "classified_last_hour": int(r.classified),
+            "last_minute": iso(r.last_minute),
+        }
+        for r in conn.execute(MODELS)
+    ]
+    if not models:
+        latest = conn.execute(LATEST_MODEL).first()
+        if latest is not None:
+            models = [
+                {
+                    "model_version": latest.model_version,
+                    "classified_last_hour": 0,
+                    "last_minute": iso(latest.classified_at),
+                }
+            ]
+    feeds = [
+        {
+            "source": r.source,
+            "url": r.url,
+            "last_polled_at": iso(r.last_polled_at),
+            "last_status": r.last_status,
+            "last_error": r.last_error,
+            "last_success_at": iso(r.last_success_at),
+            "consecutive_failures": r.consecutive_failures,
+            "next_poll_after": iso(r.next_poll_after),
+        }
+        for r in conn.execute(FEEDS)
+    ]
+    return {"classified_per_minute": minutes, "models": models, "feeds": feeds}

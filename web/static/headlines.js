@@ -1,0 +1,90 @@
+// Headlines: newest first; live polls add what was published since the newest shown; copies
+// of the same story (same cluster) are folded under one row.
+"use strict";
+
+(() => {
+  const { el, pct, time } = TW;
+  const MAX_ROWS = 1000;
+  const form = document.getElementById("filters");
+  TW.fillForm(form);
+  const query = TW.formQuery(form);
+  for (const key of ["since", "until"]) {
+    // datetime-local gives local time without a zone; the API wants an instant.
+    if (query.has(key)) query.set(key, new Date(query.get(key)).toISOString());
+  }
+  const tbody = document.querySelector("#headlines tbody");
+  const shown = new Map(); // cluster (or id) -> its row
+  let newest = null;
+  let oldest = null;
+
+  function sentimentCell(h) {
+    if (!h.sentiment) return el("td", { class: "muted" }, "not classified yet");
+    return el(
+      "td",
+      { class: `sentiment ${h.sentiment}` },
+      `${h.sentiment} ${pct(h.sentiment_confidence)}`,
+    );
+  }
+
+  function row(h) {
+    const copies = h.copies.length
+      ? el(
+          "details",
+          { class: "copies" },
+          el("summary", {}, `+${h.copies.length} syndicated ${h.copies.length === 1 ? "copy" : "copies"}`),
+          el("ul", {}, ...h.copies.map((c) => el("li", {}, TW.link(c.title, c.url), el("span", { class: "muted" }, ` · ${c.source} · ${time(c.published_at)}`)))),
+        )
+      : null;
+    return el(
+      "tr",
+      { "data-id": h.id },
+      el("td", { class: "when" }, time(h.published_at)),
+      el("td", {}, TW.link(h.title, h.url, { class: "title" }), copies),
+      el("td", {}, h.topic ? `${h.topic} ${pct(h.topic_confidence)}` : "–"),
+      sentimentCell(h),
+      el("td", {}, h.source),
+      el("td", {}, h.tickers.join(" ")),
+      el("td", { class: "muted" }, h.model_version || "–"),
+    );
+  }
+
+  function add(items, atTop) {
+    const rows = [];
+    for (const h of items) {
+      const key = h.cluster_id || h.id;
+      if (shown.has(key)) continue; // a copy of a story already on the page
+      const r = row(h);
+      shown.set(key, r);
+      rows.push(r);
+    }
+    if (atTop) tbody.prepend(...rows);
+    else tbody.append(...rows);
+    while (tbody.rows.length > MAX_ROWS) tbody.lastElementChild.remove();
+    document.getElementById("shown").textContent = String(tbody.rows.length);
+  }
+
+  async function update() {
+    const q = new URLSearchParams(query);
+    if (newest) {
+      if (q.has("until")) return undefined; // a window in the past does not grow
+      q.set("after", newest);
+      q.set("limit", "200");
+    }
+    const data = await TW.getJSON(`/api/v1/headlines?${q}`);
+    if (data.newest && (!newest || data.newest > newest)) newest = data.newest;
+    if (!oldest && data.oldest) oldest = data.oldest;
+    add(data.items, true);
+    return data.query_ms;
+  }
+
+  document.getElementById("older").addEventListener("click", async () => {
+    if (!oldest) return;
+    const q = new URLSearchParams(query);
+    q.set("until", oldest);
+    const data = await TW.getJSON(`/api/v1/headlines?${q}`);
+    if (data.oldest) oldest = data.oldest;
+    add(data.items, false);
+  });
+
+  TW.poll(update);
+})();
