@@ -9,12 +9,23 @@ from typing import Any
 
 
 def _metrics_rows(report: dict[str, Any]) -> list[str]:
-    return [
-        f"| {head} | {report[head]['accuracy']:.4f} | {report[head]['macro_f1']:.4f} | "
-        f"{report[head].get('ece', float('nan')):.4f} | {report[head]['n']} |"
-        for head in ("topic", "sentiment")
-        if head in report
-    ]
+    """One row per validation set (per source), or per head in reports made before sources."""
+    if "sources" in report:
+        groups = {f"{name} ({r['head']})": r for name, r in report["sources"].items()}
+    else:
+        groups = {h: report[h] for h in ("topic", "sentiment") if h in report}
+    rows = []
+    for name, r in groups.items():
+        recall = r["per_class"].get("negative", {}).get("recall")
+        rows.append(
+            f"| {name} | {_f(recall)} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | "
+            f"{r.get('ece', float('nan')):.4f} | {r['n']} |"
+        )
+    return rows
+
+
+def _f(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 def _is_here(recorded: str, directory: Path) -> bool:
@@ -82,12 +93,14 @@ def render_card(directory: Path) -> str:
         "",
         "Holdout (a stratified slice of the train files, used for early stopping):",
         "",
-        "| head | accuracy | macro-F1 | ECE | n |",
-        "|---|---:|---:|---:|---:|",
+        "| set | accuracy | macro-F1 |",
+        "|---|---:|---:|",
     ]
+    holdout = training["holdout"].get("sources") or {
+        h: m for h, m in training["holdout"].items() if h != "sources"
+    }
     lines += [
-        f"| {head} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | | |"
-        for head, m in training["holdout"].items()
+        f"| {name} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |" for name, m in holdout.items()
     ]
     for name, title in (("eval-valid.json", "fp32"), ("eval-valid-int8.json", "CPU int8")):
         path = directory / name
@@ -101,8 +114,8 @@ def render_card(directory: Path) -> str:
                 f"Validation splits, {title} engine ({files}); "
                 "`tapewatch eval` prints the full report:",
                 "",
-                "| head | accuracy | macro-F1 | ECE | n |",
-                "|---|---:|---:|---:|---:|",
+                "| set | negative recall | accuracy | macro-F1 | ECE | n |",
+                "|---|---:|---:|---:|---:|---:|",
                 *_metrics_rows(report),
             ]
     return "\n".join(lines) + "\n"

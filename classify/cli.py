@@ -96,22 +96,42 @@ def train(
         bool, typer.Option(help="Continue the interrupted run in --output-dir (same options).")
     ] = False,
     data_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_DATA_DIR.")] = None,
+    sources: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON list of training sources (name, head, train, valid, labels, weight, "
+            "own_prior); default: twitter topic + sentiment and SEntFiN news headlines."
+        ),
+    ] = None,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(help="Start from this trained model directory instead of the base encoder."),
+    ] = None,
 ) -> None:
     """Fine-tune the topic + sentiment classifier on the train splits.
 
     Ctrl-C or SIGTERM stops at the next step with a checkpoint; --resume continues from it.
     """
     from classify.checkpoint import ResumeError, TrainingInterrupted
+    from classify.data import DataError
     from classify.model import ModelLoadError
+    from classify.sources import DEFAULT_SOURCES, SourceError, read_sources
     from classify.train import TrainConfig, TrainConfigError, reproducing_command
     from classify.train import train as run_training
 
     settings = load_settings()
     command = reproducing_command(sys.argv[1:])
+    try:
+        declared = read_sources(sources) if sources is not None else DEFAULT_SOURCES
+    except SourceError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
     cfg = TrainConfig(
         data_dir=data_dir or settings.data_dir,
         output_dir=output_dir,
         base_model=base_model,
+        sources=declared,
+        init_from=init_from,
         epochs=epochs,
         learning_rate=learning_rate,
         batch_size=batch_size,
@@ -160,7 +180,7 @@ def train(
                 result = run_training(
                     cfg, on_step=on_step, stop_requested=stop.is_set, command=command
                 )
-            except (ResumeError, ModelLoadError, TrainConfigError) as exc:
+            except (ResumeError, ModelLoadError, TrainConfigError, DataError) as exc:
                 # Nothing trained: hide the bar, or leaving the block draws an empty one.
                 progress.update(task, visible=False)
                 console.print(f"[red]error:[/] {exc}")
@@ -176,9 +196,10 @@ def train(
         f"[green]saved[/] {result.output_dir} (version {result.model_version}, best epoch "
         f"{result.best_epoch}, {result.steps} steps, {result.seconds / 60:.1f} min)"
     )
-    for head, report in result.holdout.items():
+    groups = result.holdout.get("sources") or result.holdout
+    for name, report in groups.items():
         console.print(
-            f"  holdout {head}: accuracy {report['accuracy']:.4f}, "
+            f"  holdout {name}: accuracy {report['accuracy']:.4f}, "
             f"macro-F1 {report['macro_f1']:.4f}"
         )
 
@@ -314,15 +335,16 @@ def compare_command(
     engines = [_engine(settings, d, int8) for d in (baseline or settings.model_dir, candidate)]
     with console.status("both models on the validation splits…"):
         report = compare(*engines, data_dir or settings.data_dir, resamples=resamples)
+    sizes = ", ".join(f"{n} {name}" for name, n in report["n"].items())
     table = Table(
         title=f"candidate {report['candidate']} against baseline {report['baseline']} "
-        f"(validation; n = {report['n']['topic']} topic, {report['n']['sentiment']} sentiment)"
+        f"(validation; n = {sizes})"
     )
-    for col in ("head", "metric", "baseline", "candidate", "difference", "95% interval", ""):
-        table.add_column(col, justify="left" if col in ("head", "metric", "") else "right")
+    for col in ("set", "metric", "baseline", "candidate", "difference", "95% interval", ""):
+        table.add_column(col, justify="left" if col in ("set", "metric", "") else "right")
     for d in report["differences"]:
         table.add_row(
-            d["head"],
+            f"{d['source']} ({d['head']})",
             d["metric"],
             f"{d['baseline']:.4f}",
             f"{d['candidate']:.4f}",

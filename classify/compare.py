@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from classify.data import load_split
-from classify.evaluate import head_probabilities
+from classify.evaluate import head_probabilities, validation_sets
 from classify.predictor import Predictor
+from classify.sources import DEFAULT_SOURCES, Source
 
-HEADS = ("topic", "sentiment")
 METRICS = ("accuracy", "macro_f1")
+# Sentiment sets also compare the recall of "negative": the bad news a monitor must not miss.
+NEGATIVE_RECALL = "negative_recall"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Difference:
     candidate: float
     low: float  # 2.5th percentile of candidate - baseline over the resamples
     high: float  # 97.5th percentile
+    source: str = ""  # the validation set (a declared source's name)
 
     @property
     def delta(self) -> float:
@@ -61,7 +63,12 @@ def weighted_scores(
     denom = actual + guessed
     # 2TP / (predicted + actual) is the harmonic mean of precision and recall.
     f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    return {"accuracy": tp.sum(axis=1) / weights.sum(axis=1), "macro_f1": f1.mean(axis=1)}
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    return {
+        "accuracy": tp.sum(axis=1) / weights.sum(axis=1),
+        "macro_f1": f1.mean(axis=1),
+        "recall": recall,  # (resamples, classes)
+    }
 
 
 def paired_differences(
@@ -72,8 +79,12 @@ def paired_differences(
     n_classes: int,
     resamples: int = 1000,
     seed: int = 0,
+    *,
+    negative: int | None = None,
+    source: str = "",
 ) -> list[Difference]:
-    """Point difference and 95% paired-bootstrap interval for each metric of one head."""
+    """Point difference and 95% paired-bootstrap interval for each metric of one head (and the
+    recall of class ``negative``, when given, first)."""
     rng = np.random.default_rng(seed)
     size = len(y_true)
     # Every resample draws `size` rows with replacement: row counts are multinomial.
@@ -81,17 +92,28 @@ def paired_differences(
     once = np.ones((1, size))
     a_all, b_all = (weighted_scores(y_true, p, once, n_classes) for p in (baseline, candidate))
     a_boot, b_boot = (weighted_scores(y_true, p, draws, n_classes) for p in (baseline, candidate))
+    series = {m: (a_all[m], b_all[m], a_boot[m], b_boot[m]) for m in METRICS}
+    if negative is not None:
+        series = {
+            NEGATIVE_RECALL: (
+                a_all["recall"][:, negative],
+                b_all["recall"][:, negative],
+                a_boot["recall"][:, negative],
+                b_boot["recall"][:, negative],
+            )
+        } | series
     out = []
-    for metric in METRICS:
-        low, high = np.percentile(b_boot[metric] - a_boot[metric], [2.5, 97.5])
+    for metric, (a_point, b_point, a_rs, b_rs) in series.items():
+        low, high = np.percentile(b_rs - a_rs, [2.5, 97.5])
         out.append(
             Difference(
                 head,
                 metric,
-                float(a_all[metric][0]),
-                float(b_all[metric][0]),
+                float(a_point[0]),
+                float(b_point[0]),
                 float(low),
                 float(high),
+                source,
             )
         )
     return out
@@ -103,24 +125,27 @@ def compare(
     data_dir: Path,
     resamples: int = 1000,
     seed: int = 0,
+    sources: tuple[Source, ...] = DEFAULT_SOURCES,
 ) -> dict[str, Any]:
-    """Both models on the validation splits, every head and metric, as a JSON-ready report."""
-    examples = dict(zip(HEADS, load_split(data_dir, "valid"), strict=True))
+    """Both models on every source's validation split, every metric, as a JSON-ready report."""
     differences: list[Difference] = []
     sizes = {}
-    for head in HEADS:
-        y, base_probs = head_probabilities(baseline, examples[head], head)
-        _, cand_probs = head_probabilities(candidate, examples[head], head)
+    for name, (source, examples) in validation_sets(data_dir, sources).items():
+        y, base_probs = head_probabilities(baseline, examples, source.head)
+        _, cand_probs = head_probabilities(candidate, examples, source.head)
+        labels = baseline.sentiments if source.head == "sentiment" else baseline.topics
         differences += paired_differences(
-            head,
+            source.head,
             y,
             base_probs.argmax(axis=1),
             cand_probs.argmax(axis=1),
             base_probs.shape[1],
             resamples,
             seed,
+            negative=list(labels).index("negative") if "negative" in labels else None,
+            source=name,
         )
-        sizes[head] = len(y)
+        sizes[name] = len(y)
     return {
         "baseline": baseline.version,
         "candidate": candidate.version,
@@ -138,7 +163,8 @@ def summary(report: dict[str, Any]) -> str:
     words = {"better": "better", "worse": "worse", "tie": "indistinguishable"}
     named: dict[str, list[str]] = {v: [] for v in words}
     for d in report["differences"]:
-        named[d["verdict"]].append(f"{d['head']} {d['metric'].replace('_', '-')}")
+        where = d.get("source") or d["head"]
+        named[d["verdict"]].append(f"{where} {d['metric'].replace('_', '-')}")
     line = "candidate " + "; ".join(
         f"{words[v]} on {', '.join(names)}" for v, names in named.items() if names
     )

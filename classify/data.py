@@ -1,4 +1,5 @@
-"""Loading the labelled CSVs (topic and sentiment) into one multi-task example list."""
+"""Loading the labelled CSVs of the declared sources (classify/sources.py) into one multi-task
+example list."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from classify.labels import IGNORE, SENTIMENT_FROM_DATASET, TOPICS
-
-TOPIC_DIR = "twitter-financial-news-topic"
-SENTIMENT_DIR = "twitter-financial-news-sentiment"
+from classify.labels import IGNORE, SENTIMENTS, TOPICS
+from classify.sources import DEFAULT_SOURCES, Source
 
 
 class DataError(RuntimeError):
@@ -23,6 +22,8 @@ class Example:
     text: str
     topic: int = IGNORE  # index into TOPICS, or IGNORE
     sentiment: int = IGNORE  # index into SENTIMENTS, or IGNORE
+    source: str = ""  # the name of the source the row came from ("" for unlabelled copies)
+    weight: float = 1.0  # the source's loss weight
 
 
 def sha256(path: Path) -> str:
@@ -33,7 +34,7 @@ def _read(path: Path) -> list[tuple[str, int]]:
     if not path.exists():
         raise DataError(
             f"{path} not found; point TAPEWATCH_DATA_DIR (or --data-dir) at the directory "
-            f"holding {TOPIC_DIR}/ and {SENTIMENT_DIR}/"
+            "holding the labelled data (../shared/data), or declare your own --sources"
         )
     rows = []
     with path.open(newline="", encoding="utf-8") as f:
@@ -45,47 +46,76 @@ def _read(path: Path) -> list[tuple[str, int]]:
     return rows
 
 
-def data_files(data_dir: Path, split: str) -> dict[str, Path]:
-    """The topic and sentiment CSVs of ``split`` ('train' or 'valid')."""
-    return {
-        "topic": data_dir / TOPIC_DIR / f"{split}.csv",
-        "sentiment": data_dir / SENTIMENT_DIR / f"{split}.csv",
-    }
+def data_files(
+    data_dir: Path, split: str, sources: tuple[Source, ...] = DEFAULT_SOURCES
+) -> dict[str, Path]:
+    """Each source's CSV of ``split`` ('train' or 'valid'), by source name (sources without
+    that split are left out)."""
+    files = {s.name: s.path(data_dir, split) for s in sources}
+    return {name: p for name, p in files.items() if p is not None}
 
 
-def load_topic(path: Path) -> list[Example]:
+def load_source(data_dir: Path, source: Source, split: str) -> list[Example]:
+    path = source.path(data_dir, split)
+    if path is None:
+        return []
+    classes = TOPICS if source.head == "topic" else SENTIMENTS
     examples = []
     for text, label in _read(path):
-        if not 0 <= label < len(TOPICS):
-            raise DataError(f"{path}: topic label {label} out of range")
-        examples.append(Example(text=text, topic=label))
+        if label not in source.labels:
+            raise DataError(
+                f"{path}: {source.head} label {label} is not in source {source.name!r}'s "
+                f"label map ({sorted(source.labels)})"
+            )
+        index = classes.index(source.labels[label])
+        examples.append(
+            Example(text=text, source=source.name, weight=source.weight, **{source.head: index})
+        )
     return examples
 
 
-def load_sentiment(path: Path) -> list[Example]:
-    examples = []
-    for text, label in _read(path):
-        if label not in SENTIMENT_FROM_DATASET:
-            raise DataError(f"{path}: sentiment label {label} out of range")
-        examples.append(Example(text=text, sentiment=SENTIMENT_FROM_DATASET[label]))
-    return examples
+def load_sources(
+    data_dir: Path, split: str, sources: tuple[Source, ...] = DEFAULT_SOURCES
+) -> dict[str, list[Example]]:
+    """Every source's rows of ``split``, by source name, in declaration order."""
+    loaded = {s.name: load_source(data_dir, s, split) for s in sources}
+    return {name: rows for name, rows in loaded.items() if rows}
 
 
-def load_split(data_dir: Path, split: str) -> tuple[list[Example], list[Example]]:
-    files = data_files(data_dir, split)
-    return load_topic(files["topic"]), load_sentiment(files["sentiment"])
+def load_split(
+    data_dir: Path, split: str, sources: tuple[Source, ...] = DEFAULT_SOURCES
+) -> tuple[list[Example], list[Example]]:
+    """All topic-labelled rows and all sentiment-labelled rows of ``split``."""
+    rows = [ex for part in load_sources(data_dir, split, sources).values() for ex in part]
+    return (
+        [ex for ex in rows if ex.topic != IGNORE],
+        [ex for ex in rows if ex.sentiment != IGNORE],
+    )
 
 
 def holdout(
     examples: list[Example], fraction: float, seed: int
 ) -> tuple[list[Example], list[Example]]:
-    """Split off a stratified ``fraction`` (per head and class) for early stopping."""
+    """Split off a stratified ``fraction`` (per source, head and class) for early stopping.
+
+    The first source of each head (in the order the examples come) is split first, exactly as
+    when it was the only one: the split of the twitter sets stays what it was before the news
+    source joined, so a model fine-tuned from an older one is never early-stopped on rows that
+    the older one trained on.
+    """
     rng = random.Random(seed)
-    by_class: dict[tuple[int, int], list[Example]] = {}
+    first: dict[bool, str] = {}  # is-a-topic-row -> first source seen for that head
+    by_class: dict[tuple[int, int, str], list[Example]] = {}
     for ex in examples:
-        by_class.setdefault((ex.topic, ex.sentiment), []).append(ex)
+        first.setdefault(ex.topic != IGNORE, ex.source)
+        by_class.setdefault((ex.topic, ex.sentiment, ex.source), []).append(ex)
+
+    def order(key: tuple[int, int, str]) -> tuple[int, int, int, str]:
+        later = key[2] != first[key[0] != IGNORE]
+        return (int(later), key[0], key[1], key[2])
+
     train, held = [], []
-    for key in sorted(by_class):
+    for key in sorted(by_class, key=order):
         group = by_class[key]
         rng.shuffle(group)
         n = round(len(group) * fraction)

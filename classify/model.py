@@ -92,21 +92,34 @@ def multitask_loss(
     sentiment_labels: Tensor,
     topic_weight: Tensor | None = None,
     sentiment_weight: Tensor | None = None,
+    row_weight: Tensor | None = None,
 ) -> Tensor:
     """Sum of the two heads' cross-entropies, each over the rows that carry its label.
 
     A row from the topic dataset has ``sentiment_labels == IGNORE`` and vice versa. A head with
     no labelled row in the batch contributes zero (plain cross-entropy would give NaN).
+    ``row_weight`` (B,) scales each row's term (its source's weight); each head's loss is the
+    weighted mean over its rows, class weights included, as ``F.cross_entropy`` takes it.
     """
     total = topic_logits.new_zeros(())
     for logits, labels, weight in (
         (topic_logits, topic_labels, topic_weight),
         (sentiment_logits, sentiment_labels, sentiment_weight),
     ):
-        if bool((labels != IGNORE).any()):
+        keep = labels != IGNORE
+        if not bool(keep.any()):
+            continue
+        if row_weight is None:
             total = total + F.cross_entropy(
                 logits.float(), labels, weight=weight, ignore_index=IGNORE
             )
+            continue
+        y = labels[keep]
+        nll = F.cross_entropy(logits.float()[keep], y, reduction="none")
+        w = row_weight[keep].float()
+        if weight is not None:
+            w = w * weight[y]
+        total = total + (w * nll).sum() / w.sum()
     return total
 
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from classify.calibration import calibrate
 from classify.card import write_card
-from classify.data import Example, data_files, holdout, load_split, sha256
+from classify.data import Example, data_files, holdout, load_sources, sha256
 from classify.model import HeadlineClassifier, load_model, save_model
 from classify.predictor import Predictor
-from classify.train import holdout_report
+from classify.sources import DEFAULT_SOURCES, TWITTER_SOURCES, Source, parse_sources
+from classify.train import holdout_report, holdout_summary
 from classify.weights import correct_priors, head_weights
 
 
@@ -74,21 +75,37 @@ def _record(source: Path, output: Path) -> dict[str, Any]:
     return record
 
 
+# Records made before training sources existed name the twitter files by head.
+_OLD_NAMES = {"twitter-topic": "topic", "twitter-sentiment": "sentiment"}
+
+
+def trained_sources(record: dict[str, Any]) -> tuple[Source, ...]:
+    """The sources a model's training record says it was trained on."""
+    declared = record["hyperparameters"].get("sources")
+    if declared is None:
+        return TWITTER_SOURCES
+    if declared == "default":
+        return DEFAULT_SOURCES
+    return parse_sources(declared)
+
+
 def _split(
     source: Path, record: dict[str, Any], data_dir: Path
 ) -> tuple[list[Example], list[Example]]:
     """The source's train/holdout split, rebuilt from the same files (checked by sha256)."""
-    for name, path in data_files(data_dir, "train").items():
-        if sha256(path) != record["data"][name]["sha256"]:
+    sources = trained_sources(record)
+    for name, path in data_files(data_dir, "train", sources).items():
+        recorded = record["data"].get(name) or record["data"].get(_OLD_NAMES.get(name, ""))
+        if recorded is None or sha256(path) != recorded["sha256"]:
             raise PostHocError(
                 f"{path} differs from the file {source} was trained on (sha256 mismatch); "
                 "point --data-dir at the data it was trained on"
             )
     params = record["hyperparameters"]
-    topic, sentiment = load_split(data_dir, "train")
+    rows = [ex for part in load_sources(data_dir, "train", sources).values() for ex in part]
     # Models trained before holdout_seed existed carved their holdout with the run's seed.
     seed = params.get("holdout_seed", params["seed"])
-    return holdout(topic + sentiment, params["holdout_fraction"], seed)
+    return holdout(rows, params["holdout_fraction"], seed)
 
 
 def _write(
@@ -104,9 +121,7 @@ def _write(
     for name in ("eval-valid.json", "eval-valid-int8.json"):
         (output / name).unlink(missing_ok=True)  # a report left there would describe other weights
     record["model_version"] = version
-    record["holdout"] = {
-        h: {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"]} for h, r in report.items()
-    }
+    record["holdout"] = holdout_summary(report)
     (output / "training.json").write_text(json.dumps(record, indent=2) + "\n")
     write_card(output)
     return version

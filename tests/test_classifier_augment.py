@@ -5,6 +5,7 @@ them still learns."""
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -108,10 +109,11 @@ def test_a_student_trained_on_copies_learns_and_other_seeds_reuse_their_scores(
 
     # One copy per train row: twice the rows, so twice the steps for the same epochs; and
     # only the copies were scored, the originals' scores came from the plain run's entry.
-    assert student.steps == 2 * plain.steps
     topic, sentiment = load_split(data, "train")
     cfg = toy_config(base, data, tmp_path / "unused")
     train_rows, _ = holdout(topic + sentiment, cfg.holdout_fraction, cfg.holdout_seed)
+    assert plain.steps == 4 * math.ceil(len(train_rows) / cfg.batch_size)
+    assert student.steps == 4 * math.ceil(2 * len(train_rows) / cfg.batch_size)
     assert scored == [len(train_rows)]  # every toy text has MIN_WORDS or more: one copy each
     assert student.holdout["topic"]["accuracy"] == 1.0
     assert student.holdout["sentiment"]["accuracy"] == 1.0

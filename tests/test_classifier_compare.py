@@ -87,7 +87,7 @@ def test_compare_command_calls_a_random_model_worse_than_the_shipped_one(
     )
     # The shipped model reads the toy topics (Fed, oil, dividend) right; a random one cannot.
     assert topic_accuracy["baseline"] > 0.9 and topic_accuracy["verdict"] == "worse"
-    assert "candidate worse on topic accuracy" in " ".join(run.stdout.split())
+    assert "candidate worse on twitter-topic accuracy" in " ".join(run.stdout.split())
 
     same = subprocess.run(
         [BIN, "compare", SHIPPED, "--baseline", SHIPPED, "--data-dir", data, "--resamples", "100"],
@@ -95,4 +95,4 @@ def test_compare_command_calls_a_random_model_worse_than_the_shipped_one(
     )  # fmt: skip
     assert same.returncode == 0, same.stderr
     assert "better" not in same.stdout and "worse" not in same.stdout
-    assert "candidate indistinguishable on topic accuracy" in " ".join(same.stdout.split())
+    assert "candidate indistinguishable on twitter-topic accuracy" in " ".join(same.stdout.split())

@@ -42,7 +42,8 @@ def test_training_learns_the_toy_task_and_writes_a_model_dir(
         assert (tmp_path / "m" / name).exists(), name
     record = json.loads((tmp_path / "m" / "training.json").read_text())
     assert record["model_version"] == result.model_version
-    assert len(record["data"]["topic"]["sha256"]) == 64
+    assert len(record["data"]["twitter-topic"]["sha256"]) == 64
+    assert record["data"]["sentfin-news"]["head"] == "sentiment"
     assert record["hyperparameters"]["learning_rate"] == 3e-3
 
     predictor = Predictor.from_dir(tmp_path / "m", device="cpu")
@@ -259,7 +260,7 @@ def _assert_same_weights(a: Path, b: Path) -> None:
         assert torch.equal(tensor, wb[name]), name
 
 
-# Three epochs of 7 steps with a weight average: state in the optimiser, the schedule, the
+# Three epochs of 11 steps with a weight average: state in the optimiser, the schedule, the
 # average, the batch order and dropout all has to survive the interruption.
 RESUMABLE = {"epochs": 3, "ema_decay": 0.9, "checkpoint_every": None}
 
@@ -271,15 +272,15 @@ def test_a_stopped_and_resumed_run_ends_with_the_model_of_an_uninterrupted_one(
 
     base, data = toy
     whole = train(toy_config(base, data, tmp_path / "whole", **RESUMABLE))
-    assert whole.steps > 10
+    assert whole.steps > 15
 
     cfg = toy_config(base, data, tmp_path / "cut", **RESUMABLE)
     steps: list[int] = []
     with pytest.raises(TrainingInterrupted) as stopped:
         train(
-            cfg, on_step=lambda s, t, loss: steps.append(s), stop_requested=lambda: len(steps) >= 10
+            cfg, on_step=lambda s, t, loss: steps.append(s), stop_requested=lambda: len(steps) >= 15
         )
-    assert stopped.value.step == 10  # mid-way through the second epoch
+    assert stopped.value.step == 15  # mid-way through the second epoch
     assert checkpoint_path(tmp_path / "cut").exists()
 
     resumed = train(toy_config(base, data, tmp_path / "cut", resume=True, **RESUMABLE))
@@ -292,14 +293,14 @@ def test_a_stopped_and_resumed_run_ends_with_the_model_of_an_uninterrupted_one(
     assert resumed.model_version == whole.model_version
     assert not checkpoint_path(tmp_path / "cut").parent.exists()  # cleaned up once done
     record = json.loads((tmp_path / "cut" / "training.json").read_text())
-    assert record["resumed_at_steps"] == [10]
+    assert record["resumed_at_steps"] == [15]
 
 
 @pytest.mark.parametrize(
     ("every", "crash_at", "resumes_at"),
     [
         (4, 11, 8),  # mid-epoch: steps 9-11 are replayed
-        (7, 9, 7),  # the checkpoint after epoch 1's last step, before its holdout evaluation
+        (11, 13, 11),  # the checkpoint after epoch 1's last step, before its holdout evaluation
     ],
 )
 def test_a_crash_between_checkpoints_costs_only_the_steps_since_the_last(
@@ -309,7 +310,7 @@ def test_a_crash_between_checkpoints_costs_only_the_steps_since_the_last(
     result is still the uninterrupted run's model."""
     base, data = toy
     whole = train(toy_config(base, data, tmp_path / "whole", **RESUMABLE))
-    assert whole.steps == 21  # 7 steps an epoch: the second case is an epoch boundary
+    assert whole.steps == 33  # 11 steps an epoch: the second case is an epoch boundary
 
     def crash(step: int, total: int, loss: float) -> None:
         if step == crash_at:

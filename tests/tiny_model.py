@@ -23,6 +23,8 @@ TOY_TOPIC = {  # text template -> topic id
 }
 # Values are the sentiment data set's ids: 0 Bearish, 1 Bullish, 2 Neutral.
 TOY_SENTIMENT = {"shares plunge loss warning": 0, "shares soar profit beat": 1, "the market is": 2}
+# Headline-style rows for the news source (same ids).
+TOY_NEWS = {"stocks down on loss": 0, "stocks up on profit": 1, "bond market in the": 2}
 
 
 def build_tiny_base(directory: Path) -> Path:
@@ -51,6 +53,7 @@ def write_toy_data(directory: Path, copies: int = 12) -> Path:
     for folder, mapping, dataset_ids in (
         ("twitter-financial-news-topic", TOY_TOPIC, None),
         ("twitter-financial-news-sentiment", TOY_SENTIMENT, {0: 0, 1: 1, 2: 2}),
+        ("sentfin-headlines", TOY_NEWS, {0: 0, 1: 1, 2: 2}),
     ):
         (directory / folder).mkdir(parents=True, exist_ok=True)
         for split in ("train", "valid"):
