@@ -51,7 +51,8 @@ const Charts = (() => {
             stroke: s.colour || colour(s.label),
             width: s.width || 1.5,
             fill: s.fill,
-            spanGaps: false,
+            // A bucket where nothing was published has no share: join its neighbours.
+            spanGaps: o.spanGaps !== false,
             points: { show: false },
             value: o.percent ? (_u, v) => (v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)}%`) : undefined,
           })),

@@ -44,7 +44,7 @@
       sentimentCell(h),
       el("td", {}, h.source),
       el("td", {}, h.tickers.join(" ")),
-      el("td", { class: "muted" }, h.model_version || "–"),
+      el("td", { class: "muted nowrap" }, h.model_version || "–"),
     );
   }
 

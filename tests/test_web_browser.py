@@ -1,0 +1,210 @@
+"""The dashboard in a real browser: the distribution's Chromium driven by Playwright, against a
+real PostgreSQL with seeded data and a writer that keeps storing new headlines (through
+``store_classified``, so the rollup trigger runs) while the pages are open.
+
+Every page loads and draws its charts with data, the headline list grows without a reload,
+hostile titles and links stay text, nothing logs a console error and no request leaves
+loopback. Screenshots of every page are saved in the test's temporary directory."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, sync_playwright
+
+from storage import make_engine, session_scope
+from storage.repository import store_classified
+from tests.web_seed import EVIL_TITLE, Seeded, pair, seed
+from tests.web_server import serve
+from web.config import WebConfig
+from web.context import WebContext
+from web.db import readonly_url
+from web.security import is_loopback
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 20_000
+
+
+class Writer:
+    """Stores one new classified headline every half second until stopped."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = make_engine(database_url, pool_size=1)
+        self.stop = threading.Event()
+        self.written = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        n = 10_000_000
+        while not self.stop.wait(0.5):
+            h, c = pair(
+                n,
+                topic="Macro",
+                sentiment="neutral",
+                at=datetime.now(UTC),
+                title=f"Live headline {n - 10_000_000}: Quorvane Bank holds rates",
+            )
+            with session_scope(self.engine) as session:
+                store_classified(session, [h], [c])
+            self.written += 1
+            n += 1
+
+    def __enter__(self) -> Writer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        self.engine.dispose()
+
+
+@pytest.fixture
+def browser_context(tmp_path: Path) -> Iterator[BrowserContext]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: run `make test`, whose set-up installs it")
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),  # a fresh profile per run
+            executable_path=CHROMIUM,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def _watch(context: BrowserContext) -> tuple[list[str], list[str]]:
+    errors: list[str] = []
+    outside: list[str] = []
+
+    def on_request(request) -> None:  # type: ignore[no-untyped-def]
+        host = urlsplit(request.url).hostname
+        if request.url.startswith(("data:", "blob:", "about:")):
+            return
+        if host is None or not is_loopback(host):
+            outside.append(request.url)
+
+    context.on("request", on_request)
+    context.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    context.on("weberror", lambda e: errors.append(str(e.error)))
+    return errors, outside
+
+
+def _shot(page: Page, out: Path, name: str) -> None:
+    page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+
+
+def _until(page: Page, condition: str, timeout_s: float = TIMEOUT_MS / 1000) -> None:
+    """Wait until the JavaScript expression ``condition`` holds in the page. Polled from here:
+    Playwright's in-page polling evaluates strings, which the page's CSP forbids."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(f"() => Boolean({condition})"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition} on {page.url}")
+        time.sleep(0.2)
+
+
+def _drawn(page: Page, selector: str) -> int:
+    page.wait_for_selector(f"{selector} canvas", timeout=TIMEOUT_MS)
+    _until(page, f"Number(document.querySelector('{selector}').dataset.drawn || 0) > 0")
+    return int(page.eval_on_selector(selector, "e => e.dataset.drawn"))
+
+
+def test_every_page_in_a_real_browser(
+    database_url: str, browser_context: BrowserContext, tmp_path: Path
+) -> None:
+    seeded: Seeded = seed(database_url)
+    config = WebConfig(refresh_seconds=1.0)
+    ctx = WebContext(config=config, database_url=readonly_url(config, database_url))
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    errors, outside = _watch(browser_context)
+    page = browser_context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    with serve(ctx) as base, Writer(database_url) as writer:
+        # Overview: both charts have a point per bucket, the heatmap painted cells, a row per topic.
+        page.goto(f"{base}/?range=24h")
+        assert _drawn(page, "#share-chart") >= 288
+        assert _drawn(page, "#volume-chart") >= 288
+        _until(page, "Number(document.querySelector('#heatmap').dataset.cells) > 1000")
+        _until(page, "document.querySelectorAll('#topics tbody tr').length >= 6")
+        energy = page.locator("#topics tbody tr", has_text="Energy | Oil")
+        assert energy.locator(".state.firing").inner_text() == "firing"
+        _shot(page, shots, "overview")
+
+        # Alerts and one alert: evidence, chart with marks, every delivery attempt.
+        page.goto(f"{base}/alerts")
+        _until(page, "document.querySelectorAll('#alerts tbody tr').length == 2")
+        _shot(page, shots, "alerts")
+        page.click(f"#alerts a[href$='/alerts/{seeded.alert_id}']")
+        page.wait_for_url(f"{base}/alerts/{seeded.alert_id}")
+        assert _drawn(page, "#alert-chart") > 30
+        _until(page, "document.querySelectorAll('#deliveries tbody tr').length == 2")
+        assert "retryable" in page.inner_text("#deliveries") and "503" in page.inner_text(
+            "#deliveries"
+        )
+        evidence = page.locator("#evidence-headlines li").first
+        assert evidence.locator("span").first.inner_text() == EVIL_TITLE  # text, not a link
+        _shot(page, shots, "alert")
+
+        # Headlines: the hostile one is text; the list grows as the writer stores more.
+        page.goto(f"{base}/headlines")
+        _until(page, "document.querySelectorAll('#headlines tbody tr').length >= 50")
+        before = page.locator("#headlines tbody tr").count()
+        written = writer.written
+        _until(page, f"document.querySelectorAll('#headlines tbody tr').length >= {before + 3}")
+        assert writer.written >= written + 3
+        assert page.locator("#headlines tbody tr").first.inner_text().count("Live headline") == 1
+        hostile = page.locator("#headlines .title", has_text="crashes")
+        assert hostile.inner_text() == EVIL_TITLE
+        assert hostile.evaluate("e => e.tagName") == "SPAN"  # javascript: never becomes a link
+        assert page.locator("#headlines img, #headlines b, #headlines script").count() == 0
+        assert page.locator("a[href^='javascript']").count() == 0
+        _shot(page, shots, "headlines")
+
+        page.goto(f"{base}/headlines?q=zorblax")
+        page.wait_for_selector("#headlines details.copies")
+        assert "+2 syndicated copies" in page.inner_text("#headlines")
+
+        # Pipeline: feeds and model from the database; the classification chart has minutes.
+        page.goto(f"{base}/pipeline")
+        _until(page, "document.querySelectorAll('#feeds tbody tr').length == 2")
+        _until(page, "document.querySelectorAll('#models tbody tr').length >= 1")
+        assert _drawn(page, "#classify-chart") >= 1
+        _shot(page, shots, "pipeline")
+
+        page.goto(f"{base}/api")
+        _until(page, "document.querySelectorAll('#endpoints section').length >= 5")
+        _shot(page, shots, "api")
+
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert errors == []
+    assert outside == []
+    assert sorted(p.name for p in shots.iterdir()) == [
+        "alert.png",
+        "alerts.png",
+        "api.png",
+        "headlines.png",
+        "overview.png",
+        "pipeline.png",
+    ]
