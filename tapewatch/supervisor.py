@@ -191,6 +191,7 @@ def plan_children(
 ) -> Plan:
     """The child processes and their environments, from the settings and the options."""
     from tapewatch.demo.overrides import demo_env
+    from tapewatch.demo.scenario import has_labelled_data
 
     base = dict(os.environ)
     base |= {
@@ -203,9 +204,12 @@ def plan_children(
     if not options.feeds:
         base["TAPEWATCH_INGEST__FEEDS"] = "[]"
     demo = options.demo
-    if demo and not (settings.data_dir / "twitter-financial-news-topic").is_dir():
-        notes.append(f"demo off: no labelled data in {settings.data_dir} (set TAPEWATCH_DATA_DIR)")
-        demo = False
+    if demo and not has_labelled_data(settings.data_dir):
+        # A fresh clone: the demo replays a stream the project generates itself.
+        notes.append(
+            f"demo: generated headlines (no labelled data in {settings.data_dir}; "
+            "set TAPEWATCH_DATA_DIR to replay it)"
+        )
     if demo and not settings.ingest.push_enabled:
         notes.append("demo off: it needs the ingest push endpoint (TAPEWATCH_INGEST__PUSH_ENABLED)")
         demo = False

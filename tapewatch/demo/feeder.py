@@ -28,7 +28,15 @@ from typing import Any
 
 import httpx
 
-from tapewatch.demo.scenario import BURST_TOPIC, Planned, Scenario, Stream, load_pools
+from tapewatch.demo.generated import generated_pools
+from tapewatch.demo.scenario import (
+    BURST_TOPIC,
+    Planned,
+    Scenario,
+    Stream,
+    has_labelled_data,
+    load_pools,
+)
 
 # Run with -m, __name__ is "__main__": name the logger after the module all the same.
 log = logging.getLogger("tapewatch.demo.feeder")
@@ -229,7 +237,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         backfill_per_minute=args.backfill_per_minute,
     )
     data_dir = Path(settings.data_dir)
-    pools = load_pools(data_dir)
+    # The labelled data sets when they are there; otherwise (a fresh clone) our own stream.
+    labelled = has_labelled_data(data_dir)
+    pools = load_pools(data_dir) if labelled else generated_pools(scenario.seed)
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -261,10 +271,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "demo: %d demo headlines from the last hour already stored; no backfill", history
             )
         log.info(
-            "demo: replaying %d labelled headlines from %s at %.0f/s as source %s; "
-            "%s turns negative after %.0f s",
+            "demo: replaying %d %s at %.0f/s as source %s; %s turns negative after %.0f s",
             len(pools.baseline) + len(pools.burst),
-            data_dir,
+            f"labelled headlines from {data_dir}" if labelled else "generated headlines",
             scenario.rate_per_s,
             args.source,
             BURST_TOPIC,

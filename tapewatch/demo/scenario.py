@@ -59,6 +59,13 @@ def _read(path: Path) -> list[tuple[str, int]]:
         return [(row["text"], int(row["label"])) for row in csv.DictReader(handle)]
 
 
+def has_labelled_data(data_dir: Path) -> bool:
+    """Whether ``data_dir`` holds the labelled data sets the replay reads."""
+    return all(
+        (data_dir / d / split).is_file() for d in (TOPIC_DIR, SENTIMENT_DIR) for split in SPLITS
+    )
+
+
 def load_pools(data_dir: Path) -> Pools:
     """Read the labelled CSVs and split them into the baseline and burst pools.
 
