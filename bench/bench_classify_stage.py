@@ -30,8 +30,8 @@ from pathlib import Path
 import psycopg2
 from kafka import KafkaProducer
 
-from classify.data import load_split
 from classify.predictor import Predictor, configure_cpu_threads
+from classify.training.data import load_split
 from storage.migrate import upgrade
 from tapewatch.local import LocalKafka, LocalPostgres, scratch_dir
 from tapewatch.local.proc import child_setup

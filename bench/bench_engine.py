@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 
-from classify.data import load_split
 from classify.hardware import cpu_description, native_bf16
 from classify.predictor import Predictor, configure_cpu_threads
 from classify.sanitize import model_text
+from classify.training.data import load_split
 from tapewatch.settings import Settings
 
 

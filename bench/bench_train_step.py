@@ -22,12 +22,13 @@ from pathlib import Path
 import torch
 
 from classify.batching import length_grouped_batches, pad
-from classify.data import load_split
 from classify.hardware import cpu_description, native_bf16
 from classify.model import new_model
 from classify.predictor import configure_cpu_threads, pick_device
 from classify.sanitize import model_text
-from classify.train import TrainConfig, batch_loss, optimizer_step
+from classify.training.config import TrainConfig
+from classify.training.data import load_split
+from classify.training.steps import batch_loss, optimizer_step
 from tapewatch.settings import Settings
 
 

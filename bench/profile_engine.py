@@ -22,9 +22,9 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from bench.bench_engine import naive_pipeline_rate
-from classify.data import load_split
 from classify.hardware import cpu_description
 from classify.predictor import Predictor, configure_cpu_threads, cpu_cores
+from classify.training.data import load_split
 from tapewatch.settings import Settings
 
 GROUPS = (

@@ -112,12 +112,13 @@ def train(
 
     Ctrl-C or SIGTERM stops at the next step with a checkpoint; --resume continues from it.
     """
-    from classify.checkpoint import ResumeError, TrainingInterrupted
-    from classify.data import DataError
     from classify.model import ModelLoadError
-    from classify.sources import DEFAULT_SOURCES, SourceError, read_sources
-    from classify.train import TrainConfig, TrainConfigError, reproducing_command
-    from classify.train import train as run_training
+    from classify.training.checkpoint import ResumeError, TrainingInterrupted
+    from classify.training.config import TrainConfig, TrainConfigError
+    from classify.training.data import DataError
+    from classify.training.record import reproducing_command
+    from classify.training.sources import DEFAULT_SOURCES, SourceError, read_sources
+    from classify.training.train import train as run_training
 
     settings = load_settings()
     command = reproducing_command(sys.argv[1:])
@@ -247,7 +248,7 @@ def correct_priors_command(
     data_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_DATA_DIR.")] = None,
 ) -> None:
     """Prior-correct a model trained before `tapewatch train` did it itself."""
-    from classify.posthoc import correct_model_dir
+    from classify.training.posthoc import correct_model_dir
 
     _post_hoc(correct_model_dir, model_dir, output_dir, data_dir)
 
@@ -259,7 +260,7 @@ def calibrate_command(
     data_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_DATA_DIR.")] = None,
 ) -> None:
     """Temperature-scale a model trained before `tapewatch train` did it itself."""
-    from classify.posthoc import calibrate_model_dir
+    from classify.training.posthoc import calibrate_model_dir
 
     _post_hoc(calibrate_model_dir, model_dir, output_dir, data_dir)
 
@@ -270,8 +271,8 @@ def _post_hoc(
     output_dir: Path,
     data_dir: Path | None,
 ) -> None:
-    from classify.posthoc import PostHocError
-    from classify.train import reproducing_command
+    from classify.training.posthoc import PostHocError
+    from classify.training.record import reproducing_command
 
     settings = load_settings()
     try:
@@ -296,7 +297,7 @@ def eval_command(
     int8: Annotated[bool, typer.Option(help="Evaluate the CPU int8-quantised engine.")] = False,
 ) -> None:
     """Evaluate both heads on the validation splits; print and save the report."""
-    from classify.evaluate import evaluate, print_report, save_report
+    from classify.training.evaluate import evaluate, print_report, save_report
 
     settings = load_settings()
     directory = model_dir or settings.model_dir
@@ -308,7 +309,7 @@ def eval_command(
     save_report(report, path)
     console.print(f"report saved to {path}")
     if (directory / "training.json").exists():
-        from classify.card import write_card
+        from classify.training.card import write_card
 
         console.print(f"model card updated: {write_card(directory)}")
 
@@ -329,7 +330,7 @@ def compare_command(
 
     from rich.table import Table
 
-    from classify.compare import compare, summary
+    from classify.training.compare import compare, summary
 
     settings = load_settings()
     engines = [_engine(settings, d, int8) for d in (baseline or settings.model_dir, candidate)]

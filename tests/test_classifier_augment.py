@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from classify import distill
-from classify.augment import MIN_WORDS, augmented_texts, perturb
-from classify.data import holdout, load_split
-from classify.train import TrainConfigError, train
+from classify.training import distill
+from classify.training.augment import MIN_WORDS, augmented_texts, perturb
+from classify.training.config import TrainConfigError
+from classify.training.data import holdout, load_split
+from classify.training.train import train
 from tests.tiny_model import build_tiny_base, toy_config, write_toy_data
 
 HEADLINES = [

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classify.compare import paired_differences, weighted_scores
-from classify.metrics import classification_report
+from classify.training.compare import paired_differences, weighted_scores
+from classify.training.metrics import classification_report
 from tests.conftest import BIN, cli_env
 from tests.tiny_model import write_toy_data
 

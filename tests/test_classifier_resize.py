@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from classify import distill
-from classify.distill import teacher_probabilities
 from classify.model import load_model, new_model
 from classify.predictor import Prediction, Predictor
-from classify.resize import kept_pieces, layer_map, prune_vocabulary, resize_layers
-from classify.train import TrainConfigError, train
+from classify.training import distill
+from classify.training.config import TrainConfigError
+from classify.training.distill import teacher_probabilities
+from classify.training.resize import kept_pieces, layer_map, prune_vocabulary, resize_layers
+from classify.training.train import train
 from tests.tiny_model import build_tiny_base, toy_config, write_toy_data
 
 TEXTS = ["fed hike rates", "oil crude barrel up", "shares plunge loss warning"]

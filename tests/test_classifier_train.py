@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from classify.card import render_card
 from classify.predictor import Prediction, Predictor
-from classify.train import train
+from classify.training.card import render_card
+from classify.training.train import train
 from tests.tiny_model import (
     TOY_SENTIMENT,
     TOY_TOPIC,
@@ -195,9 +195,9 @@ def test_prior_correction_takes_log_class_weights_out_of_the_head_biases(
 ) -> None:
     """Same run with and without the correction: identical weights except each head's bias,
     which is lower by exactly log(class weight); the post-hoc command reproduces it."""
-    from classify.data import holdout, load_split
-    from classify.posthoc import PostHocError, correct_model_dir
-    from classify.weights import head_weights
+    from classify.training.data import holdout, load_split
+    from classify.training.posthoc import PostHocError, correct_model_dir
+    from classify.training.weights import head_weights
 
     base, data = toy
     # Without temperature scaling, which would scale the heads as well.
@@ -236,7 +236,7 @@ def test_prior_correction_takes_log_class_weights_out_of_the_head_biases(
 
 
 def test_prior_correction_refuses_other_train_files(toy: tuple[Path, Path], tmp_path: Path) -> None:
-    from classify.posthoc import PostHocError, correct_model_dir
+    from classify.training.posthoc import PostHocError, correct_model_dir
 
     base, data = toy
     train(
@@ -268,7 +268,7 @@ RESUMABLE = {"epochs": 3, "ema_decay": 0.9, "checkpoint_every": None}
 def test_a_stopped_and_resumed_run_ends_with_the_model_of_an_uninterrupted_one(
     toy: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    from classify.checkpoint import TrainingInterrupted, checkpoint_path
+    from classify.training.checkpoint import TrainingInterrupted, checkpoint_path
 
     base, data = toy
     whole = train(toy_config(base, data, tmp_path / "whole", **RESUMABLE))
@@ -328,7 +328,7 @@ def test_a_crash_between_checkpoints_costs_only_the_steps_since_the_last(
 def test_resuming_is_refused_when_it_would_not_continue_the_same_run(
     toy: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    from classify.checkpoint import ResumeError, TrainingInterrupted
+    from classify.training.checkpoint import ResumeError, TrainingInterrupted
 
     base, data = toy
     with pytest.raises(ResumeError, match="without --resume"):
@@ -363,7 +363,7 @@ def test_calibration_only_rescales_the_heads_and_the_post_hoc_command_matches_it
     """Same seeded run with and without temperature scaling: the encoder is identical, each
     head is divided by its recorded temperature, so no label changes; `tapewatch calibrate`
     on the uncalibrated model gives the same temperatures."""
-    from classify.posthoc import PostHocError, calibrate_model_dir, correct_model_dir
+    from classify.training.posthoc import PostHocError, calibrate_model_dir, correct_model_dir
 
     base, data = toy
     # A few steps only: a model that is still wrong on part of the holdout, so the NLL has

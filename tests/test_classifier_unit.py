@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from classify.batching import length_grouped_batches, pad, sorted_batches
-from classify.distill import distillation_loss, soften
 from classify.labels import IGNORE, SENTIMENTS, TOPICS
 from classify.model import load_model, model_version, multitask_loss, new_model, save_model
 from classify.predictor import Prediction, PredictionError, Predictor
 from classify.sanitize import MAX_CHARS, clean, model_text
+from classify.training.distill import distillation_loss, soften
 from tests.tiny_model import build_tiny_base
 
 
@@ -177,6 +177,44 @@ def test_sanitising_rules() -> None:
     assert model_text("&nbsp;") == "&nbsp;"  # never empty
 
 
+@pytest.mark.parametrize(
+    ("headline", "pieces"),
+    [
+        # Magnitudes, currencies and units reach the encoder whole and in order.
+        (
+            "Tata Motors Q2 Net Loss Widens To Rs 10.4 Crore",
+            ["q", "##2", "net", "loss", "rs", "10", ".", "4", "crore"],
+        ),
+        ("BP's £2bn buyback lifts shares", ["£2", "##bn", "buy", "##back"]),
+        ("Yen slides past ¥150 as euro holds €1.08", ["¥", "##15", "##0", "€"]),
+        # The sign of a move survives, the typographic minus included.
+        ("Nikkei −3.2% as exporters slump", ["nik", "##kei", "-", "3", ".", "2", "%"]),
+        ("Shares -3.2% after guidance cut", ["-", "3", ".", "2", "%"]),
+        # Curly quotes read as the ASCII ones the labelled news headlines use.
+        (
+            "Fed’s Powell: “no hurry” to cut rates",
+            ["fed", "'", "s", "powell", '"', "no", "hurry", '"'],
+        ),
+        ("ＡＣＭＥ shares surge", ["ac", "##me", "shares", "surge"]),
+        ("S&amp;P 500 at a record; AT&amp;T up", ["s", "&", "p", "500", "at", "&", "t"]),
+    ],
+)
+def test_news_style_headlines_keep_what_carries_meaning(headline: str, pieces: list[str]) -> None:
+    """The shipped tokenizer on headline-style text: Title Case folds (the encoder is uncased),
+    nothing meaningful turns into [UNK] or disappears."""
+    from transformers import AutoTokenizer
+
+    from tapewatch.settings import Settings
+
+    tokenizer = AutoTokenizer.from_pretrained(Settings().model_dir)
+    tokens = tokenizer.tokenize(model_text(headline))
+    assert "[UNK]" not in tokens
+    at = 0
+    for piece in pieces:  # in this order, not necessarily adjacent
+        assert piece in tokens[at:], (piece, tokens)
+        at = tokens.index(piece, at) + 1
+
+
 def test_soft_targets_match_tempered_logits() -> None:
     logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 3.0, 1.0]])
     for temperature in (1.0, 2.0, 4.0):
@@ -224,7 +262,7 @@ def test_missing_model_directory_says_what_is_wrong(tmp_path: Path) -> None:
 def test_fit_temperature_recovers_the_overconfidence_it_was_given() -> None:
     """Labels drawn from softmax(z), the model reports softmax(3z): the fitted temperature
     must come out near 3 and undo it; calibrated probabilities keep their argmax."""
-    from classify.calibration import fit_temperature
+    from classify.training.calibration import fit_temperature
 
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 1.5, size=(20000, 5))
@@ -238,7 +276,7 @@ def test_fit_temperature_recovers_the_overconfidence_it_was_given() -> None:
 def test_fit_temperature_declines_when_the_data_cannot_pin_it_down() -> None:
     """Every row right: sharpening always lowers the NLL, so any T would be the search
     range's edge, not a fit. Flat probabilities: every T fits equally."""
-    from classify.calibration import fit_temperature
+    from classify.training.calibration import fit_temperature
 
     labels = np.array([0, 1, 2, 0], dtype=np.int64)
     right = np.full((4, 3), 0.2)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from classify.card import render_card
 from classify.predictor import Prediction, Predictor
+from classify.training.card import render_card
 from tapewatch.settings import Settings
 
 MODEL_DIR = Settings().model_dir

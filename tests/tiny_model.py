@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from classify.train import TrainConfig
+    from classify.training.config import TrainConfig
 
 WORDS = (
     "fed rates hike cut bank central inflation oil crude energy opec barrel profit loss warning "
@@ -71,7 +71,7 @@ def write_toy_data(directory: Path, copies: int = 12) -> Path:
 
 def toy_config(base: Path, data: Path, out: Path, **overrides: object) -> TrainConfig:
     """Training settings that learn the toy task in seconds on one thread."""
-    from classify.train import TrainConfig
+    from classify.training.config import TrainConfig
 
     toy: dict[str, object] = {
         "epochs": 12,

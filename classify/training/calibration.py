@@ -20,12 +20,12 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from classify.data import Example
-from classify.distill import soften
 from classify.labels import IGNORE
-from classify.metrics import expected_calibration_error
 from classify.model import HeadlineClassifier
 from classify.predictor import Predictor
+from classify.training.data import Example
+from classify.training.distill import soften
+from classify.training.metrics import expected_calibration_error
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from classify.evaluate import head_probabilities, validation_sets
 from classify.predictor import Predictor
-from classify.sources import DEFAULT_SOURCES, Source
+from classify.training.evaluate import head_probabilities, validation_sets
+from classify.training.sources import DEFAULT_SOURCES, Source
 
 METRICS = ("accuracy", "macro_f1")
 # Sentiment sets also compare the recall of "negative": the bad news a monitor must not miss.

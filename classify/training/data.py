@@ -1,5 +1,5 @@
-"""Loading the labelled CSVs of the declared sources (classify/sources.py) into one multi-task
-example list."""
+"""Loading the labelled CSVs of the declared sources (classify/training/sources.py) into one
+multi-task example list."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classify.labels import IGNORE, SENTIMENTS, TOPICS
-from classify.sources import DEFAULT_SOURCES, Source
+from classify.training.sources import DEFAULT_SOURCES, Source
 
 
 class DataError(RuntimeError):

@@ -14,10 +14,10 @@ from numpy.typing import NDArray
 from rich.console import Console
 from rich.table import Table
 
-from classify.data import Example, data_files, load_sources, sha256
-from classify.metrics import classification_report
 from classify.predictor import Predictor
-from classify.sources import DEFAULT_SOURCES, Source
+from classify.training.data import Example, data_files, load_sources, sha256
+from classify.training.metrics import classification_report
+from classify.training.sources import DEFAULT_SOURCES, Source
 
 
 def head_probabilities(

@@ -1,5 +1,6 @@
 """Post-hoc steps for a model trained before `tapewatch train` did them itself: prior
-correction (:mod:`classify.weights`) and temperature scaling (:mod:`classify.calibration`).
+correction (:mod:`classify.training.weights`) and temperature scaling
+(:mod:`classify.training.calibration`).
 
 Both recompute what training would have used from the model's training record: the same train
 files (checked by sha256) and the same holdout split. Each writes a new model directory (the
@@ -12,14 +13,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from classify.calibration import calibrate
-from classify.card import write_card
-from classify.data import Example, data_files, holdout, load_sources, sha256
 from classify.model import HeadlineClassifier, load_model, save_model
 from classify.predictor import Predictor
-from classify.sources import DEFAULT_SOURCES, TWITTER_SOURCES, Source, parse_sources
-from classify.train import holdout_report, holdout_summary
-from classify.weights import correct_priors, head_weights
+from classify.training.calibration import calibrate
+from classify.training.card import write_card
+from classify.training.data import Example, data_files, holdout, load_sources, sha256
+from classify.training.selection import holdout_report, holdout_summary
+from classify.training.sources import DEFAULT_SOURCES, TWITTER_SOURCES, Source, parse_sources
+from classify.training.weights import correct_priors, head_weights
 
 
 class PostHocError(ValueError):

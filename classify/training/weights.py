@@ -16,9 +16,9 @@ from collections import Counter
 import torch
 from torch import Tensor
 
-from classify.data import Example
 from classify.labels import IGNORE, SENTIMENTS, TOPICS
 from classify.model import HeadlineClassifier
+from classify.training.data import Example
 
 
 def class_weights(labels: list[int], n: int, scheme: str) -> Tensor | None:

@@ -1,0 +1,115 @@
+"""One optimiser step and what it is built from: the seed, the optimiser and its schedule, the
+mini-batch loss, and the LoRA wrapping. The training loop and the step-time benchmark share
+these."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from classify.model import (
+    HeadlineClassifier,
+    multitask_loss,
+)
+from classify.training.config import TrainConfig
+from classify.training.distill import distillation_loss
+from classify.training.source_priors import SourcePriors
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        # Biases and LayerNorm weights are not regularised (standard BERT fine-tuning practice).
+        (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate)
+
+
+def linear_schedule(total: int, warmup: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return factor
+
+
+def batch_loss(
+    model: torch.nn.Module,
+    input_ids: Tensor,
+    mask: Tensor,
+    labels: tuple[Tensor, Tensor],
+    *,
+    cfg: TrainConfig,
+    weights: tuple[Tensor | None, Tensor | None] = (None, None),
+    soft: tuple[Tensor, Tensor] | None = None,
+    rows: tuple[Tensor, Tensor] | None = None,
+    priors: SourcePriors | None = None,
+) -> Tensor:
+    """One mini-batch's training loss: the masked multi-task loss on the gold labels, mixed
+    with the distillation loss on the teachers' soft targets when there are any.
+
+    ``rows``: each row's source index and loss weight; ``priors`` adds the per-source label
+    offsets to the logits of the gold-label loss only (the teachers know no sources)."""
+    with torch.autocast(input_ids.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        t_logits, s_logits = model(input_ids, mask)
+    # Losses in fp32: log-softmax and the soft-target terms need more than bf16's 8 bits.
+    t_logits, s_logits = t_logits.float(), s_logits.float()
+    gold_t, gold_s = t_logits, s_logits
+    if priors is not None and rows is not None:
+        gold_t, gold_s = priors(t_logits, s_logits, rows[0])
+    loss = multitask_loss(
+        gold_t,
+        gold_s,
+        labels[0],
+        labels[1],
+        weights[0],
+        weights[1],
+        row_weight=rows[1] if rows is not None else None,
+    )
+    if soft is None:
+        return loss
+    kd = distillation_loss(t_logits, s_logits, soft[0], soft[1], cfg.distill_temperature)
+    return (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
+
+
+def optimizer_step(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: Tensor, grad_clip: float
+) -> None:
+    """Backward, clip the gradients' global norm, update."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+
+
+def wrap_lora(model: HeadlineClassifier, cfg: TrainConfig) -> None:
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=["query", "key", "value", "dense"],
+    )
+    model.encoder = get_peft_model(model.encoder, lora)
+
+
+def unwrap_lora(model: HeadlineClassifier) -> None:
+    model.encoder = model.encoder.merge_and_unload()
