@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from classify import telemetry
 from classify.predictor import Predictor
+from classify.slots import claim_slot
 from classify.stage import BatchOutcome, DeadLetter, process_batch
 from storage.db import make_engine, session_scope
 from storage.repository import StoreResult, store_classified
@@ -180,9 +181,16 @@ class ClassifyStage:
 
 
 def build_app(
-    settings: Settings, bootstrap: str, predictor: Predictor, engine: Engine
+    settings: Settings,
+    bootstrap: str,
+    predictor: Predictor,
+    engine: Engine,
+    instance_id: str | None = None,
 ) -> faust.App:
-    """Declare the app: one agent consuming ``headlines.raw`` in micro-batches."""
+    """Declare the app: one agent consuming ``headlines.raw`` in micro-batches.
+
+    ``instance_id``: this worker's static group member id (None: dynamic membership).
+    """
     cfg = settings.classify
     app = faust.App(
         cfg.group_id,
@@ -198,6 +206,12 @@ def build_app(
         producer_acks=-1,
         broker_commit_interval=1.0,
         worker_redirect_stdouts=False,
+        # Static membership (docs/reliability.md): a restarted worker rejoins under its old
+        # member id and gets its partitions back at once; without it the group waits for the
+        # killed member's session to expire (Faust's default 60 s) before rebalancing.
+        consumer_group_instance_id=instance_id,
+        broker_session_timeout=cfg.session_timeout_s,
+        broker_heartbeat_interval=cfg.heartbeat_interval_s,
     )
     raw = app.topic(settings.topic_raw, key_serializer="raw", value_serializer="raw")
     stage = ClassifyStage(app, settings, predictor, engine)
@@ -262,10 +276,17 @@ def run(settings: Settings) -> None:
     engine = make_engine(settings.resolved_database_url(), pool_size=2)
     if settings.classify.metrics_port:
         start_http_server(settings.classify.metrics_port)
-    app = build_app(settings, bootstrap, predictor, engine)
+    # Held until the process exits: the slot is this worker's identity in the group.
+    slot = claim_slot(
+        settings.state_dir / "classify-slots" / settings.classify.group_id,
+        settings.classify.worker_slot,
+    )
+    instance_id = settings.classify.group_instance_id(slot.number)
+    app = build_app(settings, bootstrap, predictor, engine, instance_id)
     log.info(
-        "classify worker: group %s, model %s, %s",
+        "classify worker: group %s (member %s), model %s, %s",
         settings.classify.group_id,
+        instance_id or "dynamic",
         predictor.version,
         bootstrap,
     )

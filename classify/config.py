@@ -5,6 +5,8 @@ Environment: ``TAPEWATCH_CLASSIFY__<FIELD>``, e.g. ``TAPEWATCH_CLASSIFY__MAX_BAT
 
 from __future__ import annotations
 
+import socket
+
 from pydantic import BaseModel, Field
 
 
@@ -33,3 +35,39 @@ class ClassifyConfig(BaseModel):
         description="After SIGTERM/SIGINT, exit anyway after this long (Faust can wait forever "
         "on a broker that is gone; unacknowledged messages are re-delivered).",
     )
+    # --- group membership: how fast a restarted worker gets its partitions back -----------------
+    static_membership: bool = Field(
+        default=True,
+        description="Join the group as a static member (Kafka group.instance.id): a restarted "
+        "worker takes its partitions back at once instead of waiting out the dead one's session.",
+    )
+    instance_id: str | None = Field(
+        default=None,
+        description="Static member id; unset: `<host>-classify-<slot>`. Unique per live worker "
+        "(two live workers with one id take the partitions from each other in turn), stable "
+        "across its restarts.",
+    )
+    worker_slot: int | None = Field(
+        default=None,
+        ge=0,
+        description="This worker's slot on its host, part of the default instance id; unset: "
+        "the lowest slot no other worker on this host holds (a lock file under the state dir).",
+    )
+    session_timeout_s: float = Field(
+        default=20.0,
+        ge=6.0,  # the broker's group.min.session.timeout.ms
+        le=90.0,  # no more than Faust's broker_request_timeout
+        description="A worker silent this long is evicted and its partitions go to the others; "
+        "a restart within it keeps them without a rebalance.",
+    )
+    heartbeat_interval_s: float = Field(
+        default=3.0,
+        gt=0,
+        description="Heartbeats to the group coordinator (under a third of the session timeout).",
+    )
+
+    def group_instance_id(self, slot: int) -> str | None:
+        """The static member id of worker ``slot``, or None for dynamic membership."""
+        if not self.static_membership:
+            return None
+        return self.instance_id or f"{socket.gethostname()}-classify-{slot}"

@@ -189,6 +189,26 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(pipeline: Pipeline) -> 
     assert len(rows) == 3000
 
 
+def test_a_restarted_worker_takes_its_partitions_back_within_seconds(pipeline: Pipeline) -> None:
+    """Static membership: the successor rejoins under the killed worker's member id, so it
+    does not wait for the dead session (20 s) to expire before it gets partitions."""
+    sent = pipeline.produce(range(20_000))
+    worker = pipeline.start_worker("victim")
+    assert wait_until(lambda: len(pipeline.rows()) >= 200, timeout=180), pipeline.logs()
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    killed_at = time.monotonic()
+    at_kill = len(pipeline.rows())
+    pipeline.start_worker("successor")
+    assert wait_until(lambda: len(pipeline.rows()) > at_kill, timeout=60, interval=0.1)
+    recovery = time.monotonic() - killed_at
+    assert recovery < 15, f"next stored batch {recovery:.1f} s after the kill\n{pipeline.logs()}"
+    assert "member " in pipeline.logs(tail=10**7)
+    pipeline.wait_rows(len(sent))
+    time.sleep(2)
+    assert pipeline.rows() == sorted(sent), pipeline.logs()
+
+
 def test_malformed_messages_go_to_the_dead_letter_topic(pipeline: Pipeline) -> None:
     good = pipeline.produce(range(100))
     bad = {
