@@ -283,3 +283,17 @@ def test_fit_temperature_declines_when_the_data_cannot_pin_it_down() -> None:
     right[np.arange(4), labels] = 0.6
     assert fit_temperature(right, labels) is None
     assert fit_temperature(np.full((4, 3), 1 / 3), labels) is None
+
+
+def test_the_live_path_never_loads_the_training_workshop() -> None:
+    """The worker's modules stand alone: a reader of the live path sees only it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, classify.agent, classify.stage, classify.predictor, classify.model;"
+        "loaded = sorted(m for m in sys.modules if m.startswith('classify.training'));"
+        "print(loaded); sys.exit(1 if loaded else 0)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
