@@ -43,9 +43,14 @@ class BacktestAlert:
 
 
 def backtest(
-    engine: Engine, config: AlertsConfig, since: datetime, until: datetime
+    engine: Engine,
+    config: AlertsConfig,
+    since: datetime,
+    until: datetime,
+    model_version: str | None = None,
 ) -> list[BacktestAlert]:
-    """Every alert that would have fired between ``since`` and ``until``, in firing order."""
+    """Every alert that would have fired between ``since`` and ``until``, in firing order,
+    reading ``model_version``'s classifications (default: the active version's)."""
     active: dict[str, Alert] = {}
     last_fired_end: dict[str, datetime] = {}
     fired: list[BacktestAlert] = []
@@ -56,7 +61,16 @@ def backtest(
         conn.execute(text("SET LOCAL work_mem = '64MB'"))
         session = Session(bind=conn)
         for slot_at in slots_between(since, until, config.interval_seconds):
-            for d in decide(session, config, slot_at, active, last_fired_end, with_headlines=False):
+            decisions = decide(
+                session,
+                config,
+                slot_at,
+                active,
+                last_fired_end,
+                with_headlines=False,
+                model_version=model_version,
+            )
+            for d in decisions:
                 alert = d.step.alert
                 if alert is None:
                     continue

@@ -29,7 +29,7 @@ from alerts import formats, rules
 from alerts.config import AlertsConfig
 from alerts.detector import Counts, Detection, TopicWindows, detect
 from alerts.state import Alert, Event, Policy, State, Step, step
-from alerts.windows import Bounds, most_negative, window_counts
+from alerts.windows import Bounds, most_negative, rules_version, window_counts
 from storage import models
 from storage.db import session_scope
 
@@ -90,10 +90,14 @@ def decide(
     last_fired_end: dict[str, datetime],
     *,
     with_headlines: bool,
+    model_version: str | None = None,
 ) -> list[Decision]:
-    """Evaluate every topic at ``slot_at``; shared by the live evaluator and the backtest."""
+    """Evaluate every topic at ``slot_at``; shared by the live evaluator and the backtest.
+
+    ``model_version``: whose classifications count (default: the active version's)."""
     bounds = Bounds.at(slot_at - timedelta(seconds=config.evaluation_delay_seconds), config)
-    counts = window_counts(session, bounds)
+    version = rules_version(session, model_version)
+    counts = window_counts(session, bounds, version)
     # A topic whose headlines stopped altogether must still be able to resolve.
     for alert in active.values():
         counts.setdefault(alert.topic, TopicWindows(alert.topic, EMPTY, EMPTY, EMPTY))
@@ -111,11 +115,13 @@ def decide(
                 "long": config.long_window_seconds,
                 "baseline": config.baseline_seconds,
             },
+            # Alerts keep their history across a model switch; each knows whose verdicts.
+            "model_version": version,
             **detection.evidence(),
         }
         if with_headlines and enabled and detection.holding:
             evidence["headlines"] = most_negative(
-                session, topic, bounds, config.representative_headlines
+                session, topic, bounds, config.representative_headlines, version
             )
         previous = active.get(fp)
         result = step(

@@ -2,10 +2,11 @@
 negative headlines of a window.
 
 Windows are over ``published_at`` (event time), so a backtest over stored rows sees what the
-live evaluator saw. A headline re-classified by a newer model is counted once, with its latest
-classification (as in ``v_headlines``). One range scan over [baseline start, as_of) on
-``ix_classifications_published_at`` serves all topics and all three windows: the work grows
-with the windows, never with the history behind them.
+live evaluator saw. A headline classified by several models is counted once, with the
+classification of the version the rules read (the active one unless a backtest names another),
+or the newest one where that version has not classified it (as in ``v_headlines``). One range
+scan over [baseline start, as_of) on ``ix_classifications_published_at`` serves all topics and
+all three windows: the work grows with the windows, never with the history behind them.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from sqlalchemy.orm import Session
 from alerts.config import AlertsConfig
 from alerts.detector import Counts, TopicWindows
 
-# DISTINCT ON picks each headline's latest classification. Every classification of a headline
-# carries the headline's published_at, so a headline is in a window with all its versions or
-# with none, and deduplicating inside the window is exact. Ids are hex: sorting them bytewise
-# (COLLATE "C") gives the same groups as the locale's collation at half the cost.
+# DISTINCT ON picks each headline's classification by the chosen version, else its newest.
+# Every classification of a headline carries the headline's published_at, so a headline is in a
+# window with all its versions or with none, and deduplicating inside the window is exact. Ids
+# are hex: sorting them bytewise (COLLATE "C") gives the same groups as the locale's collation
+# at half the cost.
 WINDOW_COUNTS = text(
     """
     WITH latest AS (
@@ -31,7 +33,8 @@ WINDOW_COUNTS = text(
                topic, sentiment = 'negative' AS negative, published_at
         FROM classifications
         WHERE published_at >= :baseline_start AND published_at < :as_of
-        ORDER BY headline_id COLLATE "C", classified_at DESC, id DESC
+        ORDER BY headline_id COLLATE "C", (model_version = :model_version) IS TRUE DESC,
+                 classified_at DESC, id DESC
     )
     SELECT topic,
            count(*) FILTER (WHERE published_at >= :short_start),
@@ -47,16 +50,18 @@ WINDOW_COUNTS = text(
 
 MOST_NEGATIVE = text(
     """
+    WITH counted AS (
+        SELECT DISTINCT ON (headline_id) headline_id, topic, sentiment, published_at,
+               negative_probability
+        FROM classifications
+        WHERE published_at >= :start AND published_at < :as_of
+        ORDER BY headline_id, (model_version = :model_version) IS TRUE DESC,
+                 classified_at DESC, id DESC
+    )
     SELECT h.id, h.title, h.url, h.source, c.published_at, c.negative_probability
-    FROM classifications c
+    FROM counted c
     JOIN headlines h ON h.id = c.headline_id
-    WHERE c.topic = :topic AND c.published_at >= :start AND c.published_at < :as_of
-      AND c.sentiment = 'negative'
-      AND NOT EXISTS (
-          SELECT 1 FROM classifications newer
-          WHERE newer.headline_id = c.headline_id
-            AND (newer.classified_at, newer.id) > (c.classified_at, c.id)
-      )
+    WHERE c.topic = :topic AND c.sentiment = 'negative'
     ORDER BY c.negative_probability DESC, c.published_at DESC, h.id
     LIMIT :limit
     """
@@ -93,23 +98,43 @@ class Bounds:
         }
 
 
-def window_counts(session: Session, bounds: Bounds) -> dict[str, TopicWindows]:
-    """Counts of every topic seen in the baseline or the windows."""
-    rows = session.execute(WINDOW_COUNTS, bounds.params()).all()
+ACTIVE_VERSION = text("SELECT version FROM model_versions WHERE active")
+
+
+def rules_version(session: Session, model_version: str | None = None) -> str | None:
+    """The version whose classifications the rules read: ``model_version``, else the active."""
+    if model_version is not None:
+        return model_version
+    return session.execute(ACTIVE_VERSION).scalar_one_or_none()
+
+
+def window_counts(
+    session: Session, bounds: Bounds, model_version: str | None = None
+) -> dict[str, TopicWindows]:
+    """Counts of every topic seen in the baseline or the windows, under ``model_version``
+    (default: the active version)."""
+    params = {**bounds.params(), "model_version": rules_version(session, model_version)}
+    rows = session.execute(WINDOW_COUNTS, params).all()
     return {
         topic: TopicWindows(topic, Counts(st, sn), Counts(lt, ln), Counts(bt, bn))
         for topic, st, sn, lt, ln, bt, bn in rows
     }
 
 
-def most_negative(session: Session, topic: str, bounds: Bounds, limit: int) -> list[dict[str, Any]]:
+def most_negative(
+    session: Session, topic: str, bounds: Bounds, limit: int, model_version: str | None = None
+) -> list[dict[str, Any]]:
     """The short window's most negative headlines of a topic, with links, as evidence."""
     if limit <= 0:
         return []
-    rows = session.execute(
-        MOST_NEGATIVE,
-        {"topic": topic, "start": bounds.short_start, "as_of": bounds.as_of, "limit": limit},
-    ).all()
+    params = {
+        "topic": topic,
+        "start": bounds.short_start,
+        "as_of": bounds.as_of,
+        "limit": limit,
+        "model_version": rules_version(session, model_version),
+    }
+    rows = session.execute(MOST_NEGATIVE, params).all()
     return [
         {
             "id": r.id,

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -255,3 +256,99 @@ class AlertEvaluation(Base):
     notifications: Mapped[int] = mapped_column(Integer, server_default="0")
 
     __table_args__ = (UniqueConstraint("slot_at"),)
+
+
+# --- model lifecycle and analyst feedback (migration 0005) -----------------------------------
+
+
+class ModelVersion(Base):
+    """A model that classified (or may classify) headlines, by its content hash. Exactly one is
+    active: dashboards and alerts read its classifications (``storage/model_versions.py``)."""
+
+    __tablename__ = "model_versions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    # From the model directory's training record: base model, recipe, data (the card's facts).
+    card: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # Validation metrics recorded beside the weights (eval-valid.json), per head.
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    loaded_from: Mapped[str | None] = mapped_column(Text)
+    registered_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_seen_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    active: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+    __table_args__ = (
+        Index("uq_model_versions_active", "active", unique=True, postgresql_where=text("active")),
+    )
+
+
+class ModelActivation(Base):
+    """The audit of every switch of the active version (rolling back is one more switch)."""
+
+    __tablename__ = "model_activations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(64), ForeignKey("model_versions.version"))
+    previous_version: Mapped[str | None] = mapped_column(String(64))
+    activated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    activated_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    rollup_rebuild_ms: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_model_activations_activated_at", "activated_at"),)
+
+
+class HeadlineFeedback(Base):
+    """An analyst's correction of a headline's topic and/or sentiment, with what was shown."""
+
+    __tablename__ = "headline_feedback"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    headline_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("headlines.id", ondelete="CASCADE")
+    )
+    analyst: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    shown_topic: Mapped[str | None] = mapped_column(String(64))
+    shown_sentiment: Mapped[str | None] = mapped_column(String(16))
+    topic: Mapped[str | None] = mapped_column(String(64))
+    sentiment: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("topic IS NOT NULL OR sentiment IS NOT NULL", name="correction"),
+        CheckConstraint(
+            "sentiment IS NULL OR sentiment IN ('negative', 'neutral', 'positive')",
+            name="sentiment",
+        ),
+        Index("ix_headline_feedback_headline_id", "headline_id"),
+        Index("ix_headline_feedback_created_at", "created_at"),
+    )
+
+
+class AlertFeedback(Base):
+    """An analyst's verdict on an alert: useful or a false alarm, with an optional comment."""
+
+    __tablename__ = "alert_feedback"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("alerts.id", ondelete="CASCADE"))
+    analyst: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("verdict IN ('useful', 'false_alarm')", name="verdict"),
+        Index("ix_alert_feedback_alert_id", "alert_id"),
+    )
