@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.config import AlertsConfig
 from classify.config import ClassifyConfig
+from entities.config import EntitiesConfig
 from ingest.config import IngestConfig
 from tapewatch.restarts import SupervisorConfig
 from web.config import WebConfig
@@ -97,6 +98,7 @@ class Settings(BaseSettings):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    entities: EntitiesConfig = Field(default_factory=EntitiesConfig)
 
     @field_validator("log_level")
     @classmethod

@@ -1,0 +1,29 @@
+"""Entity settings: the ``entities`` section of :class:`tapewatch.settings.Settings`.
+
+Environment: ``TAPEWATCH_ENTITIES__<FIELD>``, e.g.
+``TAPEWATCH_ENTITIES__WATCHLIST_PATH=entities/watchlists/example.yaml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class EntitiesConfig(BaseModel):
+    watchlist_path: Path | None = Field(
+        default=None,
+        description="Watchlist of entities (YAML or CSV: id, name, tickers, aliases) matched in "
+        "every headline; unset: no entity matching. Example: entities/watchlists/example.yaml.",
+    )
+    model_dir: Path = Field(
+        default=REPO_ROOT / "models" / "tapewatch-entity-minilm",
+        description="Target-aware entity sentiment model for headlines naming several entities; "
+        "missing: each entity gets its headline's sentiment.",
+    )
+    max_length: int = Field(
+        default=64, ge=8, le=512, description="Token limit of an (entity, headline) pair."
+    )
