@@ -10,6 +10,7 @@ from rich.table import Table
 
 from alerts.cli import app as alerts_app
 from classify.cli import app as model_app
+from classify.lifecycle_cli import feedback_app, models_app, reclassify_command
 from tapewatch.entry import load_settings
 from tapewatch.settings import Settings
 
@@ -20,6 +21,9 @@ app.add_typer(model_app)  # train, eval, classify at the top level
 worker_app = typer.Typer(help="Long-running pipeline workers.", no_args_is_help=True)
 app.add_typer(worker_app, name="worker")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(models_app, name="models")
+app.add_typer(feedback_app, name="feedback")
+app.command("reclassify")(reclassify_command)
 console = Console(stderr=True)
 
 
