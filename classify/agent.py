@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from classify import telemetry
 from classify.predictor import Predictor
+from classify.registration import register_when_loaded
 from classify.slots import claim_slot
 from classify.stage import BatchOutcome, DeadLetter, process_batch
 from storage.db import make_engine, session_scope
@@ -63,13 +64,19 @@ class ClassifyStage:
     """Owns the engine, the database and the Faust topics; ``handle`` processes one batch."""
 
     def __init__(
-        self, app: faust.App, settings: Settings, predictor: Predictor, engine: Engine
+        self,
+        app: faust.App,
+        settings: Settings,
+        predictor: Predictor,
+        engine: Engine,
+        publish: bool = True,
     ) -> None:
         self.app = app
         self.settings = settings
         self.cfg = settings.classify
         self.predictor = predictor
         self.engine = engine
+        self.publish = publish  # False for a shadow worker (classify/registration.py)
         self.classified_topic = app.topic(
             settings.topic_classified, key_serializer="raw", value_serializer="raw"
         )
@@ -163,6 +170,8 @@ class ClassifyStage:
             return store_classified(session, outcome.headlines, outcome.results)
 
     async def _publish(self, outcome: BatchOutcome) -> None:
+        if not self.publish:
+            return
         futures = [
             await self.classified_topic.send(key=r.headline_id.encode(), value=r.to_json())
             for r in outcome.results
@@ -186,6 +195,7 @@ def build_app(
     predictor: Predictor,
     engine: Engine,
     instance_id: str | None = None,
+    publish: bool = True,
 ) -> faust.App:
     """Declare the app: one agent consuming ``headlines.raw`` in micro-batches.
 
@@ -214,7 +224,7 @@ def build_app(
         broker_heartbeat_interval=cfg.heartbeat_interval_s,
     )
     raw = app.topic(settings.topic_raw, key_serializer="raw", value_serializer="raw")
-    stage = ClassifyStage(app, settings, predictor, engine)
+    stage = ClassifyStage(app, settings, predictor, engine, publish)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app: faust.App, assigned: set[Any], **kwargs: Any) -> None:
@@ -259,8 +269,9 @@ def _bounded_worker(app: faust.App, settings: Settings) -> Any:
     return BoundedWorker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
 
 
-def run(settings: Settings) -> None:
-    """`tapewatch worker classify`: run until SIGINT/SIGTERM."""
+def run(settings: Settings, *, shadow: bool = False) -> None:
+    """`tapewatch worker classify`: run until SIGINT/SIGTERM. ``shadow``: store only, under
+    the model's own version, publish nothing (settings from ``registration.shadow_settings``)."""
     bootstrap = settings.resolved_kafka_bootstrap()
     device = settings.device
     if settings.classify.gpu_index is not None:
@@ -274,6 +285,7 @@ def run(settings: Settings) -> None:
         workers=settings.cpu_workers,
     )
     engine = make_engine(settings.resolved_database_url(), pool_size=2)
+    register_when_loaded(predictor, engine, settings.model_dir, live=not shadow)
     if settings.classify.metrics_port:
         start_http_server(settings.classify.metrics_port)
     # Held until the process exits: the slot is this worker's identity in the group.
@@ -282,7 +294,7 @@ def run(settings: Settings) -> None:
         settings.classify.worker_slot,
     )
     instance_id = settings.classify.group_instance_id(slot.number)
-    app = build_app(settings, bootstrap, predictor, engine, instance_id)
+    app = build_app(settings, bootstrap, predictor, engine, instance_id, publish=not shadow)
     log.info(
         "classify worker: group %s (member %s), model %s, %s",
         settings.classify.group_id,

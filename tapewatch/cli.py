@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -160,11 +161,25 @@ def worker_ingest() -> None:
 
 
 @worker_app.command("classify")
-def worker_classify() -> None:
+def worker_classify(
+    shadow: Annotated[
+        Path | None,
+        typer.Option(
+            help="Run this model in shadow: its own consumer group, rows under its own version, "
+            "nothing published; dashboards and alerts ignore it until it is activated."
+        ),
+    ] = None,
+) -> None:
     """Classify headlines from Kafka in micro-batches and store them in PostgreSQL."""
     from classify.agent import run
 
-    run(_settings())
+    settings = _settings()
+    if shadow is None:
+        run(settings)
+        return
+    from classify.registration import shadow_settings
+
+    run(shadow_settings(settings, shadow), shadow=True)
 
 
 @worker_app.command("alerts")

@@ -45,6 +45,23 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def second_tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another tiny random classifier (other head weights, so another version): the "new
+    model" of the model-lifecycle tests."""
+    import torch
+
+    from classify.model import new_model, save_model
+    from tests.tiny_model import build_tiny_base
+
+    base = build_tiny_base(tmp_path_factory.mktemp("base2"))
+    torch.manual_seed(1)
+    model, tokenizer = new_model(str(base), max_length=32, head_dropout=0.1)
+    out = tmp_path_factory.mktemp("model2")
+    save_model(model, tokenizer, out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def kafka() -> Iterator[LocalKafka]:
     workdir = scratch_dir("tapewatch-kafka-")
     broker = LocalKafka(

@@ -13,10 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 from sqlalchemy import Engine, text
 
-from classify.model import new_model, save_model
 from classify.predictor import Predictor
 from classify.reclassify import Window, reclassify
 from storage import make_engine, session_scope
@@ -24,7 +22,6 @@ from storage import model_versions as mv
 from storage.repository import store_classified
 from tests.conftest import BIN, cli_env
 from tests.test_storage import T0, make_pair
-from tests.tiny_model import build_tiny_base
 
 PER_VERSION = text(
     "SELECT count(*), count(DISTINCT headline_id) FROM classifications WHERE model_version = :v"
@@ -33,15 +30,9 @@ NEW_VERSION = text("SELECT version FROM model_versions WHERE NOT active")
 SHOWN = text("SELECT model_version, count(*) FROM v_headlines GROUP BY 1")
 
 
-@pytest.fixture(scope="module")
-def second_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Another tiny random classifier: different heads, so a different version."""
-    base = build_tiny_base(tmp_path_factory.mktemp("base2"))
-    torch.manual_seed(1)
-    model, tokenizer = new_model(str(base), max_length=32, head_dropout=0.1)
-    out = tmp_path_factory.mktemp("model2")
-    save_model(model, tokenizer, out)
-    return out
+@pytest.fixture
+def second_model(second_tiny_model_dir: Path) -> Path:
+    return second_tiny_model_dir
 
 
 @pytest.fixture
