@@ -1,0 +1,132 @@
+"""The target-aware entity sentiment model: one BERT-family encoder over the text pair
+``entity [SEP] headline``, mean pooling, one linear head (negative / neutral / positive towards
+that entity).
+
+The pair is the whole trick: the same headline read with a different first segment gives a
+different verdict ("Tata Steel gains as JSW slips" is positive for Tata Steel, negative for
+JSW). The encoder and head start from the headline model's (``init_from``), so training starts
+at the headline's sentiment and learns where the entity changes it. Saved like the headline
+model: fp16 safetensors, the tokenizer, the encoder's config and a JSON
+:class:`EntityModelConfig`; :func:`load_entity_model` needs no network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from classify.labels import SENTIMENTS
+from classify.model import ENCODER_DIR, ModelLoadError, _with_fast_attention
+
+WEIGHTS = "model.safetensors"
+CONFIG = "entity_config.json"
+
+
+@dataclass
+class EntityModelConfig:
+    """Saved with the weights: what the model is and how it reads its input."""
+
+    init_from: str  # the headline model whose encoder and sentiment head it started from
+    sentiments: list[str] = field(default_factory=lambda: list(SENTIMENTS))
+    max_length: int = 64  # tokens of the pair; the headline is truncated, never the entity
+    head_dropout: float = 0.1  # dropout on the pooled vector, training only
+
+    def save(self, directory: Path) -> None:
+        (directory / CONFIG).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> EntityModelConfig:
+        path = directory / CONFIG
+        if not path.exists():
+            raise ModelLoadError(f"{path} not found: {directory} is not an entity model directory")
+        return cls(**json.loads(path.read_text()))
+
+
+class EntitySentimentModel(nn.Module):
+    def __init__(self, encoder: nn.Module, config: EntityModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = encoder
+        hidden = int(encoder.config.hidden_size)
+        self.dropout = nn.Dropout(config.head_dropout)
+        self.head = nn.Linear(hidden, len(config.sentiments))
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor) -> Tensor:
+        hidden = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state  # (B, T, H)
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)  # (B, H)
+        return self.head(self.dropout(pooled))  # (B, 3)
+
+
+def from_headline_model(headline_dir: Path, *, max_length: int) -> tuple[EntitySentimentModel, Any]:
+    """A new entity model holding a copy of the headline model's encoder and sentiment head."""
+    from classify.model import load_model
+
+    headline, tokenizer, _version = load_model(headline_dir)
+    config = EntityModelConfig(init_from=str(headline_dir), max_length=max_length)
+    model = EntitySentimentModel(headline.encoder, config)
+    if list(headline.config.sentiments) != config.sentiments:
+        raise ModelLoadError(f"{headline_dir}: sentiment labels differ from {config.sentiments}")
+    model.head.load_state_dict(headline.sentiment_head.state_dict())
+    return model, tokenizer
+
+
+def save_entity_model(model: EntitySentimentModel, tokenizer: Any, directory: Path) -> str:
+    """Write weights (fp16), tokenizer and configs; return the model version."""
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {
+        k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()
+    }
+    tmp = directory / (WEIGHTS + ".tmp")
+    save_file(state, str(tmp))
+    os.replace(tmp, directory / WEIGHTS)  # a kill mid-write leaves the old weights
+    model.config.save(directory)
+    model.encoder.config.save_pretrained(directory / ENCODER_DIR)
+    tokenizer.save_pretrained(directory)
+    return entity_model_version(directory)
+
+
+def entity_model_version(directory: Path) -> str:
+    """A content hash of weights and config, prefixed so it never equals a headline version."""
+    digest = hashlib.sha256()
+    for name in (WEIGHTS, CONFIG):
+        if not (directory / name).exists():
+            raise ModelLoadError(f"{directory / name} not found")
+        digest.update((directory / name).read_bytes())
+    return "ent-" + digest.hexdigest()[:16]
+
+
+def load_entity_model(
+    directory: Path, *, dtype: torch.dtype = torch.float32
+) -> tuple[EntitySentimentModel, Any, str]:
+    """Rebuild a saved entity model (eval mode) with its tokenizer and version."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    config = EntityModelConfig.load(directory)
+    if not (directory / WEIGHTS).exists():
+        raise ModelLoadError(f"{directory / WEIGHTS} not found")
+    encoder_config = AutoConfig.from_pretrained(directory / ENCODER_DIR, local_files_only=True)
+    encoder = _with_fast_attention(
+        lambda attn: AutoModel.from_config(encoder_config, attn_implementation=attn)
+    )
+    model = EntitySentimentModel(encoder, config)
+    state: dict[str, Any] = load_file(str(directory / WEIGHTS))
+    missing, unexpected = model.load_state_dict(
+        {k: v.to(dtype) for k, v in state.items()}, strict=False
+    )
+    missing = [k for k in missing if not k.endswith("position_ids")]
+    if missing or unexpected:
+        raise ModelLoadError(f"weights do not fit: missing={missing} unexpected={unexpected}")
+    model.to(dtype).eval()
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    return model, tokenizer, entity_model_version(directory)

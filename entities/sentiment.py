@@ -1,0 +1,135 @@
+"""Entity sentiment inference: (entity, headline) pairs in, a verdict per pair out, batched and
+length-sorted like the headline engine (``classify/predictor.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from classify.batching import sorted_batches
+from classify.sanitize import model_text
+from entities.model import EntitySentimentModel, load_entity_model
+
+
+@dataclass(frozen=True, slots=True)
+class EntityVerdict:
+    sentiment: str
+    confidence: float
+    negative_probability: float
+    model_version: str
+
+
+def pad_pairs(rows: Sequence[dict[str, list[int]]], pad_id: int) -> tuple[torch.Tensor, ...]:
+    """Right-pad tokenised pairs to the longest: (input_ids, attention_mask, token_type_ids)."""
+    width = max(len(r["input_ids"]) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    types = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r["input_ids"])
+        ids[i, :n] = torch.tensor(r["input_ids"])
+        mask[i, :n] = 1
+        types[i, :n] = torch.tensor(r["token_type_ids"])
+    return ids, mask, types
+
+
+def encode_pairs(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int) -> list[Any]:
+    """Tokenise (entity, headline) pairs; only the headline is ever truncated."""
+    encoded = tokenizer(
+        [model_text(e) for e, _ in pairs],
+        [model_text(t) for _, t in pairs],
+        truncation="only_second",
+        max_length=max_length,
+    )
+    return [
+        {"input_ids": i, "token_type_ids": t}
+        for i, t in zip(encoded["input_ids"], encoded["token_type_ids"], strict=True)
+    ]
+
+
+class EntitySentiment:
+    """The loaded entity model; ``predict`` is called from the classify stage's model thread."""
+
+    def __init__(
+        self,
+        model: EntitySentimentModel,
+        tokenizer: Any,
+        version: str,
+        *,
+        device: torch.device | None = None,
+        max_length: int | None = None,
+        batch_size: int = 64,
+        bf16: bool = False,
+    ) -> None:
+        self.device = device or torch.device("cpu")
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.version = version
+        self.max_length = max_length or model.config.max_length
+        self.batch_size = batch_size
+        self.sentiments = list(model.config.sentiments)
+        self._negative = self.sentiments.index("negative")
+        self._autocast = self.device.type == "cuda" or bf16
+
+    @classmethod
+    def from_dir(
+        cls,
+        directory: Path,
+        *,
+        device: str | torch.device = "cpu",
+        max_length: int | None = None,
+        batch_size: int = 64,
+        bf16: bool = False,
+    ) -> EntitySentiment:
+        model, tokenizer, version = load_entity_model(directory)
+        return cls(
+            model,
+            tokenizer,
+            version,
+            device=torch.device(device),
+            max_length=max_length,
+            batch_size=batch_size,
+            bf16=bf16,
+        )
+
+    def probabilities(self, pairs: Sequence[tuple[str, str]]) -> NDArray[np.float32]:
+        """Softmax over the sentiments, (N, 3), in input order."""
+        out = np.zeros((len(pairs), len(self.sentiments)), dtype=np.float32)
+        if not pairs:
+            return out
+        rows = encode_pairs(self.tokenizer, pairs, self.max_length)
+        pad_id = self.tokenizer.pad_token_id or 0
+        lengths = [len(r["input_ids"]) for r in rows]
+        with torch.inference_mode():
+            for batch in sorted_batches(lengths, self.batch_size):
+                ids, mask, types = (
+                    t.to(self.device) for t in pad_pairs([rows[i] for i in batch], pad_id)
+                )
+                autocast = torch.autocast(
+                    self.device.type, dtype=torch.bfloat16, enabled=self._autocast
+                )
+                with autocast:
+                    logits = self.model(ids, mask, types)
+                out[batch] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        return out
+
+    def predict(self, pairs: Sequence[tuple[str, str]]) -> list[EntityVerdict]:
+        probs = self.probabilities(pairs)
+        verdicts = []
+        for row in probs:
+            best = int(row.argmax())
+            verdicts.append(
+                EntityVerdict(
+                    sentiment=self.sentiments[best],
+                    confidence=round(float(row[best]), 6),
+                    negative_probability=round(float(row[self._negative]), 6),
+                    model_version=self.version,
+                )
+            )
+        return verdicts
