@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from web import api, pages
+from web import api, feedback, pages
 from web.context import WebContext
 from web.db import check_read_only, make_readonly_engine
 from web.security import LOOPBACK_HOSTS, SecurityMiddleware, is_loopback
@@ -26,6 +26,7 @@ UPLOT = ("uplot", "dist")  # under the npm folder
 def create_app(ctx: WebContext, *, watch: bool = True) -> FastAPI:
     """The app for ``ctx``; ``watch=False`` leaves out the background metrics reader."""
     engine = make_readonly_engine(ctx.database_url, ctx.config)
+    feedback_engine = feedback.make_feedback_engine(ctx.database_url)
     watcher = Watcher(ctx.metrics, ctx.kafka_bootstrap, ctx.dlq_topic)
 
     @asynccontextmanager
@@ -38,6 +39,7 @@ def create_app(ctx: WebContext, *, watch: bool = True) -> FastAPI:
         finally:
             watcher.stop()
             engine.dispose()
+            feedback_engine.dispose()
 
     app = FastAPI(
         title="Tapewatch",
@@ -51,6 +53,7 @@ def create_app(ctx: WebContext, *, watch: bool = True) -> FastAPI:
     )
     app.state.context = ctx
     app.state.engine = engine
+    app.state.feedback_engine = feedback_engine
     app.state.watcher = watcher
     uplot = ctx.config.assets_dir.joinpath(*UPLOT)
     app.state.assets_ok = uplot.is_dir()
@@ -60,6 +63,7 @@ def create_app(ctx: WebContext, *, watch: bool = True) -> FastAPI:
         app.mount("/vendor/uplot", StaticFiles(directory=uplot), name="uplot")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
+    app.include_router(feedback.router)
     app.include_router(pages.router)
     app.add_middleware(SecurityMiddleware, token=_token(ctx))
     if is_loopback(ctx.config.host):
