@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -21,7 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base
@@ -41,16 +42,17 @@ class Headline(Base):
     tickers: Mapped[list[str]] = mapped_column(ARRAY(String(16)), server_default="{}")
     cluster_id: Mapped[str | None] = mapped_column(String(64))
     stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The title's search vector, stored so that searches need not parse titles (migration
+    # 0006); computed by PostgreSQL, never written, and not loaded unless asked for.
+    title_tsv: Mapped[str | None] = mapped_column(
+        TSVECTOR, Computed("to_tsvector('english', title)", persisted=True), deferred=True
+    )
 
     __table_args__ = (
         Index("ix_headlines_published_at", "published_at"),
         Index("ix_headlines_cluster_id", "cluster_id"),
-        # The web app's headline search and filters (migration 0004).
-        Index(
-            "ix_headlines_title_fts",
-            text("to_tsvector('english', title)"),
-            postgresql_using="gin",
-        ),
+        # The web app's headline search and filters (migrations 0004 and 0006).
+        Index("ix_headlines_title_tsv", "title_tsv", postgresql_using="gin"),
         Index("ix_headlines_tickers", "tickers", postgresql_using="gin"),
         Index("ix_headlines_source", "source", "published_at"),
     )
@@ -82,6 +84,10 @@ class Classification(Base):
     __table_args__ = (
         UniqueConstraint("headline_id", "model_version"),
         Index("ix_classifications_topic_published_at", "topic", "published_at"),
+        # The Headlines page's topic and sentiment filters (migration 0006).
+        Index(
+            "ix_classifications_topic_sentiment_published_at", "topic", "sentiment", "published_at"
+        ),
         Index("ix_classifications_published_at", "published_at"),
         Index("ix_classifications_classified_at", "classified_at"),
     )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -15,8 +15,16 @@ COLUMNS = (
     "topic_confidence, sentiment, sentiment_confidence, negative_probability, model_version, "
     "classified_at"
 )
-# Written as the index is (migration 0004), so PostgreSQL pushes it down into v_headlines.
-SEARCH = "to_tsvector('english', title) @@ websearch_to_tsquery('english', :q)"
+# The stored search vector (migration 0006): testing a row reads it instead of parsing the title.
+SEARCH = "title_tsv @@ websearch_to_tsquery('english', :q)"
+# A search or ticker filter looks back this far from its newest end first, then further, until
+# a page is full. PostgreSQL cannot know how rare a phrase of common words (or a ticker) is:
+# unbounded, it walks newest-first through everything when matches are rare, or fetches every
+# match of a common word to sort them. Bounded, each step reads one time range, and a full page
+# from a narrow range is the same page the whole history would give. A match that is still
+# short of a page after the last window is rare, so the final, unbounded step collects all its
+# matches through the GIN index first (a materialized CTE: no newest-first walk) and sorts them.
+SEARCH_WINDOWS = (timedelta(hours=6), timedelta(days=2), timedelta(days=14))
 COPIES = text(
     """
     SELECT id, source, url, title, published_at, cluster_id FROM v_headlines
@@ -58,6 +66,30 @@ class HeadlineFilter:
                 clauses.append(f"published_at {op} :{name}")
                 params[name] = value
         return (" AND ".join(clauses) or "true"), params
+
+    def view(self) -> str:
+        """The view to read (migration 0006): a topic filter tests the counted classification,
+        which ``v_classified_headlines`` reaches through the (topic, sentiment, published_at)
+        index instead of testing headline after headline; a search needs ``title_tsv``."""
+        if self.topic:
+            return "v_classified_headlines"
+        return "v_headline_search" if self.searching else "v_headlines"
+
+    @property
+    def searching(self) -> bool:
+        return bool(self.q and self.q.strip())
+
+    def windows(self, now: datetime) -> list[HeadlineFilter]:
+        """This filter as the steps of a search (each bounded further back), or as itself."""
+        if not (self.searching or self.ticker) or self.after is not None:
+            return [self]  # live polls read the few rows after their cursor anyway
+        end = self.until or now
+        steps = []
+        for back in SEARCH_WINDOWS:
+            if self.since is not None and end - back <= self.since:
+                break
+            steps.append(replace(self, since=end - back))
+        return [*steps, self]  # the last step is the whole filter: nothing is left out
 
 
 def _row(r: Any) -> dict[str, Any]:
@@ -109,15 +141,19 @@ def _copy(r: Any) -> dict[str, Any]:
 
 
 def headlines(conn: Connection, flt: HeadlineFilter, limit: int) -> dict[str, Any]:
-    where, params = flt.where()
     # Live polls read oldest-first after the cursor, so a burst larger than one page is
     # caught up over the next polls instead of skipped.
     order = "ASC" if flt.after is not None else "DESC"
-    sql = text(
-        f"SELECT {COLUMNS} FROM v_headlines WHERE {where} "
-        f"ORDER BY published_at {order}, id {order} LIMIT :limit"
-    )
-    rows = [_row(r) for r in conn.execute(sql, params | {"limit": limit})]
+    steps = flt.windows(datetime.now(UTC))
+    for n, step in enumerate(steps, 1):
+        where, params = step.where()
+        select = f"SELECT {COLUMNS} FROM {step.view()} WHERE {where}"
+        if n > 1 and n == len(steps):  # rare after all the windows: every match, then sort
+            select = f"WITH m AS MATERIALIZED ({select}) SELECT * FROM m"
+        sql = text(f"{select} ORDER BY published_at {order}, id {order} LIMIT :limit")
+        rows = [_row(r) for r in conn.execute(sql, params | {"limit": limit})]
+        if len(rows) == limit:
+            break
     if flt.after is not None:
         rows.reverse()
     items = fold(rows)
