@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 from faust.types import EventT
@@ -29,13 +30,16 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from classify import telemetry
-from classify.predictor import Predictor
 from classify.registration import register_when_loaded
 from classify.slots import claim_slot
 from classify.stage import BatchOutcome, DeadLetter, process_batch
 from storage.db import make_engine, session_scope
 from storage.repository import StoreResult, store_classified
 from tapewatch.settings import Settings
+from tapewatch.startup import milestone
+
+if TYPE_CHECKING:
+    from classify.predictor import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +71,15 @@ class ClassifyStage:
         self,
         app: faust.App,
         settings: Settings,
-        predictor: Predictor,
+        predictor: Predictor | concurrent.futures.Future[Predictor],
         engine: Engine,
         publish: bool = True,
     ) -> None:
         self.app = app
         self.settings = settings
         self.cfg = settings.classify
-        self.predictor = predictor
+        # A future while the model still loads in the background (see ``run``).
+        self._predictor = predictor
         self.engine = engine
         self.publish = publish  # False for a shadow worker (classify/registration.py)
         self.classified_topic = app.topic(
@@ -85,13 +90,20 @@ class ClassifyStage:
         self._model_pool = ThreadPoolExecutor(1, thread_name_prefix="model")
         self._db_pool = ThreadPoolExecutor(1, thread_name_prefix="db")
         self._done: dict[Any, int] = {}  # tp -> last offset handled, for the lag gauge
+        self._first_batch_logged = False
+
+    async def predictor(self) -> Predictor:
+        if isinstance(self._predictor, concurrent.futures.Future):
+            self._predictor = await asyncio.wrap_future(self._predictor)
+        return self._predictor
 
     async def handle(self, events: Sequence[EventT]) -> None:
         loop = asyncio.get_running_loop()
+        predictor = await self.predictor()
         started = time.perf_counter()
         messages = [(e.message.key, e.value) for e in events]
         outcome: BatchOutcome = await loop.run_in_executor(
-            self._model_pool, process_batch, messages, self.predictor.predict_batch
+            self._model_pool, process_batch, messages, predictor.predict_batch
         )
         inference = time.perf_counter() - started
 
@@ -114,6 +126,9 @@ class ClassifyStage:
         telemetry.CLASSIFIED.inc(len(outcome.results))
         telemetry.STORED.inc(stored.classifications_inserted)
         telemetry.CONSUMER_LAG.set(lag)
+        if not self._first_batch_logged:
+            self._first_batch_logged = True
+            milestone("first_batch")
         log.info(
             "batch of %d: %d classified, %d dead-lettered, inference %.0f ms, write %.0f ms, "
             "lag %d",
@@ -192,14 +207,15 @@ class ClassifyStage:
 def build_app(
     settings: Settings,
     bootstrap: str,
-    predictor: Predictor,
+    predictor: Predictor | concurrent.futures.Future[Predictor],
     engine: Engine,
     instance_id: str | None = None,
     publish: bool = True,
 ) -> faust.App:
     """Declare the app: one agent consuming ``headlines.raw`` in micro-batches.
 
-    ``instance_id``: this worker's static group member id (None: dynamic membership).
+    ``predictor``: the model, or a future of it (batches wait for it); ``instance_id``: this
+    worker's static group member id (None: dynamic membership).
     """
     cfg = settings.classify
     app = faust.App(
@@ -225,12 +241,16 @@ def build_app(
     )
     raw = app.topic(settings.topic_raw, key_serializer="raw", value_serializer="raw")
     stage = ClassifyStage(app, settings, predictor, engine, publish)
+    assigned_once: list[bool] = []
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app: faust.App, assigned: set[Any], **kwargs: Any) -> None:
         # Updated on every rebalance, not only after a batch: an idle worker reports too.
         held = [tp for tp in assigned if tp.topic == settings.topic_raw]
         telemetry.ASSIGNED_PARTITIONS.set(len(held))
+        if held and not assigned_once:
+            assigned_once.append(True)
+            milestone("partitions_assigned")
 
     @app.agent(raw)
     async def classify(stream: faust.StreamT) -> None:
@@ -269,10 +289,10 @@ def _bounded_worker(app: faust.App, settings: Settings) -> Any:
     return BoundedWorker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
 
 
-def run(settings: Settings, *, shadow: bool = False) -> None:
-    """`tapewatch worker classify`: run until SIGINT/SIGTERM. ``shadow``: store only, under
-    the model's own version, publish nothing (settings from ``registration.shadow_settings``)."""
-    bootstrap = settings.resolved_kafka_bootstrap()
+def _load_predictor(settings: Settings) -> Predictor:
+    """Import the inference engine (torch, transformers) and load the model."""
+    from classify.predictor import Predictor
+
     device = settings.device
     if settings.classify.gpu_index is not None:
         device = f"cuda:{settings.classify.gpu_index}"
@@ -284,22 +304,55 @@ def run(settings: Settings, *, shadow: bool = False) -> None:
         quantize_int8=settings.quantize_int8,
         workers=settings.cpu_workers,
     )
-    engine = make_engine(settings.resolved_database_url(), pool_size=2)
-    register_when_loaded(predictor, engine, settings.model_dir, live=not shadow)
-    if settings.classify.metrics_port:
-        start_http_server(settings.classify.metrics_port)
+    milestone("model_loaded")
+    log.info("classify worker: model %s loaded", predictor.version)
+    return predictor
+
+
+def _load_in_background(settings: Settings) -> concurrent.futures.Future[Predictor]:
+    """Load the model on a thread while the worker joins its group.
+
+    Importing torch and transformers and reading the weights is most of a cold start; the
+    group join and Faust's own start are mostly waiting on the broker, so the two overlap. A
+    model that cannot load ends the process: a worker that cannot classify must not hold
+    partitions, and the supervisor restarts (or backs off) a worker that exits.
+    """
+    future: concurrent.futures.Future[Predictor] = concurrent.futures.Future()
+
+    def load() -> None:
+        try:
+            future.set_result(_load_predictor(settings))
+        except BaseException as exc:
+            log.exception("classify worker: the model in %s did not load", settings.model_dir)
+            future.set_exception(exc)
+            logging.shutdown()
+            os._exit(4)
+
+    threading.Thread(target=load, name="model-load", daemon=True).start()
+    return future
+
+
+def run(settings: Settings, *, shadow: bool = False) -> None:
+    """`tapewatch worker classify`: run until SIGINT/SIGTERM. ``shadow``: store only, under
+    the model's own version, publish nothing (settings from ``registration.shadow_settings``)."""
+    milestone("imports")
+    bootstrap = settings.resolved_kafka_bootstrap()
     # Held until the process exits: the slot is this worker's identity in the group.
     slot = claim_slot(
         settings.state_dir / "classify-slots" / settings.classify.group_id,
         settings.classify.worker_slot,
     )
+    predictor = _load_in_background(settings)
+    engine = make_engine(settings.resolved_database_url(), pool_size=2)
+    register_when_loaded(predictor, engine, settings.model_dir, live=not shadow)
+    if settings.classify.metrics_port:
+        start_http_server(settings.classify.metrics_port)
     instance_id = settings.classify.group_instance_id(slot.number)
     app = build_app(settings, bootstrap, predictor, engine, instance_id, publish=not shadow)
     log.info(
-        "classify worker: group %s (member %s), model %s, %s",
+        "classify worker: group %s (member %s), %s",
         settings.classify.group_id,
         instance_id or "dynamic",
-        predictor.version,
         bootstrap,
     )
     _bounded_worker(app, settings).execute_from_commandline()

@@ -13,9 +13,7 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -24,45 +22,10 @@ from transformers import PreTrainedTokenizerBase
 
 from classify.batching import pad, sorted_batches
 from classify.model import HeadlineClassifier, load_model
+from classify.results import Prediction, PredictionError
 from classify.sanitize import clean, model_text
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    text: str
-    topic: str
-    topic_confidence: float
-    sentiment: str
-    sentiment_confidence: float
-    probabilities: dict[str, dict[str, float]]
-    model_version: str
-    warnings: tuple[str, ...] = field(default_factory=tuple)
-
-    def to_dict(self) -> dict[str, Any]:
-        doc = {
-            "text": self.text,
-            "topic": self.topic,
-            "topic_confidence": self.topic_confidence,
-            "sentiment": self.sentiment,
-            "sentiment_confidence": self.sentiment_confidence,
-            "probabilities": self.probabilities,
-            "model_version": self.model_version,
-        }
-        if self.warnings:
-            doc["warnings"] = list(self.warnings)
-        return doc
-
-
-@dataclass(frozen=True, slots=True)
-class PredictionError:
-    text: str
-    error: str
-    model_version: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "error": self.error, "model_version": self.model_version}
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from classify.predictor import Prediction, PredictionError
+from classify.results import Prediction, PredictionError
 from tapewatch.events import ClassifiedHeadline, EventDecodeError, Headline, decode_headline
 
 log = logging.getLogger(__name__)
