@@ -29,6 +29,7 @@ from typing import IO
 from rich.console import Console
 from rich.table import Table
 
+from tapewatch import worker_states
 from tapewatch.demo.receiver import describe
 from tapewatch.live_view import Collector, Snapshot, render, summary_line
 from tapewatch.local.proc import child_setup, terminate
@@ -88,6 +89,18 @@ class Child:
             return f"restarting in {max(0.0, self.restart_at - now):.0f} s ({self.restart_reason})"
         return "stopped"
 
+    def snapshot(self, now: float) -> worker_states.WorkerState:
+        running = self.proc is not None and self.proc.poll() is None
+        state = "running" if running else "restarting" if self.restart_at else "stopped"
+        return worker_states.WorkerState(
+            name=self.spec.name,
+            state=state,
+            detail=self.state(now),
+            pid=self.proc.pid if running else None,  # type: ignore[union-attr]
+            restarts=self.restarts,
+            uptime_s=round(now - self.started_at, 1) if running else None,
+        )
+
     def close_log(self) -> None:
         if self._log is not None:
             self._log.close()
@@ -98,7 +111,11 @@ class Supervisor:
     """Starts the children, restarts the ones that exit, stops them all."""
 
     def __init__(
-        self, specs: list[ChildSpec], log_dir: Path, config: SupervisorConfig | None = None
+        self,
+        specs: list[ChildSpec],
+        log_dir: Path,
+        config: SupervisorConfig | None = None,
+        states_path: Path | None = None,
     ) -> None:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.config = config or SupervisorConfig()
@@ -106,6 +123,9 @@ class Supervisor:
             Child(spec, log_dir / f"{spec.name}.log", CrashHistory(self.config)) for spec in specs
         ]
         self.stopping = False
+        # Where the web dashboard reads the workers' states and restart counts (None: nowhere).
+        self.states_path = states_path
+        self._states_written = 0.0
 
     def start(self) -> None:
         for child in self.children:
@@ -137,10 +157,21 @@ class Supervisor:
                 child.restarts += 1
                 child.start()
                 log.info("restarted %s (pid %d)", child.spec.name, child.proc.pid)  # type: ignore[union-attr]
+        self.publish_states()
 
     def status(self) -> list[tuple[str, str]]:
         now = time.monotonic()
         return [(c.spec.name, c.state(now)) for c in self.children]
+
+    def publish_states(self, *, force: bool = False) -> None:
+        """Write the workers' states for the dashboard, at most every WRITE_EVERY_S."""
+        now = time.monotonic()
+        if self.states_path is None or (
+            not force and now - self._states_written < worker_states.WRITE_EVERY_S
+        ):
+            return
+        self._states_written = now
+        worker_states.write(self.states_path, [c.snapshot(now) for c in self.children])
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
         """SIGTERM every child at once, wait up to ``grace_s`` for each, then SIGKILL."""
@@ -157,6 +188,7 @@ class Supervisor:
         for child in self.children:
             child.restart_at = None
             child.close_log()
+        self.publish_states(force=True)  # every worker "stopped", until the file goes stale
 
 
 @dataclass(frozen=True)
@@ -362,7 +394,12 @@ def run_up(settings: Settings, options: UpOptions, console: Console) -> None:
         for note in plan.notes:
             console.print(f"[yellow]{note}[/]")
         console.print("Press Ctrl-C to stop.")
-        supervisor = Supervisor(plan.specs, settings.state_dir / "logs", settings.supervisor)
+        supervisor = Supervisor(
+            plan.specs,
+            settings.state_dir / "logs",
+            settings.supervisor,
+            states_path=worker_states.path_in(settings.state_dir),
+        )
         if not stop.is_set():
             supervisor.start()
         names = {s.name for s in plan.specs}

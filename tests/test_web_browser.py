@@ -20,6 +20,7 @@ from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from storage import make_engine, session_scope
 from storage.repository import store_classified
+from tapewatch import worker_states
 from tests.web_seed import EVIL_TITLE, Seeded, pair, seed
 from tests.web_server import serve
 from web.config import WebConfig
@@ -135,7 +136,17 @@ def test_every_page_in_a_real_browser(
 ) -> None:
     seeded: Seeded = seed(database_url)
     config = WebConfig(refresh_seconds=1.0)
-    ctx = WebContext(config=config, database_url=readonly_url(config, database_url))
+    # What `tapewatch up` writes as it supervises: one worker in a crash loop, one running.
+    states = worker_states.path_in(tmp_path)
+    ctx = WebContext(
+        config=config, database_url=readonly_url(config, database_url), states_path=states
+    )
+    supervised = [
+        worker_states.WorkerState("ingest", "running", "running (pid 4242)", 4242, 0, 80.0),
+        worker_states.WorkerState(
+            "classify", "restarting", "restarting in 8 s (crash loop)", None, 4, None
+        ),
+    ]
     shots = tmp_path / "screenshots"
     shots.mkdir()
     errors, outside = _watch(browser_context)
@@ -187,8 +198,12 @@ def test_every_page_in_a_real_browser(
         assert "+2 syndicated copies" in page.inner_text("#headlines")
 
         # Pipeline: feeds and model from the database; the classification chart has minutes.
+        worker_states.write(states, supervised)
         page.goto(f"{base}/pipeline")
         _until(page, "document.querySelectorAll('#feeds tbody tr').length == 2")
+        classify = page.locator("#workers tbody tr", has_text="classify")
+        assert classify.locator(".state").inner_text() == "restarting"
+        assert classify.locator("td").nth(2).inner_text() == "4"
         _until(page, "document.querySelectorAll('#models tbody tr').length >= 1")
         assert _drawn(page, "#classify-chart") >= 1
         _shot(page, shots, "pipeline")

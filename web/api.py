@@ -13,6 +13,7 @@ from web.queries.alerts import alert_detail, list_alerts
 from web.queries.headlines import HeadlineFilter, headlines
 from web.queries.overview import overview
 from web.queries.pipeline import pipeline_db
+from web.workers import workers
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -72,4 +73,5 @@ def get_headlines(
 def get_pipeline(request: Request) -> dict[str, Any]:
     answer = query(_engine(request), pipeline_db)
     answer |= request.app.state.watcher.snapshot()
+    answer["workers"] = workers(answer["workers"], request.app.state.context.states_path)
     return answer

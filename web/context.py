@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from tapewatch import worker_states
 from tapewatch.settings import Settings
 from web.config import WebConfig
 from web.db import readonly_url
@@ -18,6 +20,7 @@ class WebContext:
     metrics: dict[str, str] = field(default_factory=dict)  # worker -> Prometheus URL
     kafka_bootstrap: str | None = None
     dlq_topic: str = "headlines.dlq"
+    states_path: Path | None = None  # the supervisor's worker states (tapewatch up)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebContext:
@@ -39,4 +42,5 @@ class WebContext:
             },
             kafka_bootstrap=settings.resolved_kafka_bootstrap(),
             dlq_topic=settings.topic_dlq,
+            states_path=worker_states.path_in(settings.state_dir),
         )

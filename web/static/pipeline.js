@@ -24,7 +24,17 @@
     TW.replaceRows(
       document.querySelector("#workers tbody"),
       data.workers.map((w) =>
-        el("tr", {}, el("td", {}, w.name), el("td", {}, el("span", { class: `state ${w.state}` }, w.state)), el("td", {}, duration(w.uptime_s)), el("td", { class: "muted" }, w.metrics_url)),
+        // Supervised (tapewatch up): the supervisor's state, its words as a tooltip, restart
+        // count; the metrics column says whether the worker's endpoint answers.
+        el(
+          "tr",
+          {},
+          el("td", {}, w.name),
+          el("td", {}, el("span", { class: `state ${w.state}`, title: w.detail || "" }, w.state)),
+          el("td", { class: "num" }, w.restarts === null || w.restarts === undefined ? "–" : String(w.restarts)),
+          el("td", {}, duration(w.uptime_s)),
+          el("td", { class: "muted" }, w.metrics_url ? `${w.metrics_url}${w.metrics ? ` (${w.metrics})` : ""}` : "none"),
+        ),
       ),
     );
     const perMinute = new Map();
