@@ -77,11 +77,15 @@ class HeadlineClassifier(nn.Module):
         self.topic_head = nn.Linear(hidden, len(config.topics))
         self.sentiment_head = nn.Linear(hidden, len(config.sentiments))
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor]:
+    def pool(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """The mean of the encoder's token vectors (B, H), what both heads read."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)  # (B, H)
-        pooled = self.dropout(pooled)
+        return self.dropout(pooled)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor]:
+        pooled = self.pool(input_ids, attention_mask)
         return self.topic_head(pooled), self.sentiment_head(pooled)  # (B, 20), (B, 3)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -404,3 +405,63 @@ def test_calibration_only_rescales_the_heads_and_the_post_hoc_command_matches_it
         calibrate_model_dir(tmp_path / "cal", tmp_path / "twice", data)
     with pytest.raises(PostHocError, match="temperature-scaled"):
         correct_model_dir(tmp_path / "cal", tmp_path / "corrected", data)
+
+
+def test_own_heads_and_priors_take_a_sources_labels_without_touching_the_shared_head() -> None:
+    from classify.training.source_priors import SourcePriors
+    from classify.training.sources import DEFAULT_SOURCES
+
+    sources = (
+        DEFAULT_SOURCES[0],
+        replace(DEFAULT_SOURCES[1], own_prior=True, own_head=True),
+        DEFAULT_SOURCES[2],
+    )
+    shared_t, shared_s = torch.nn.Linear(8, 20), torch.nn.Linear(8, 3)
+    priors = SourcePriors(sources, hidden=8)
+    priors.start_from(shared_t, shared_s)
+    with torch.no_grad():
+        priors.sentiment[1] += torch.tensor([0.0, 5.0, 0.0])  # an own prior, on neutral
+    pooled = torch.randn(4, 8)
+    ids = torch.tensor([0, 1, 2, 1])
+    t, s = priors(shared_t(pooled), shared_s(pooled), ids, pooled)
+    # The news rows (index 2) and topic rows keep the shared head's logits exactly.
+    assert torch.equal(s[[0, 2]], shared_s(pooled)[[0, 2]])
+    assert torch.equal(t, shared_t(pooled))
+    # The tweet rows read their own head (a copy of the shared one at the start), without the
+    # offset, which only applies to rows that read the shared head.
+    assert torch.allclose(s[[1, 3]], shared_s(pooled)[[1, 3]])
+    torch.nn.functional.cross_entropy(s[[1, 3]], torch.tensor([0, 2])).backward()
+    grad = shared_s.weight.grad
+    assert grad is None or not grad.any()  # their labels never reach the shipped head
+    assert priors.heads["1"].weight.grad is not None
+
+    # Without an own head, the offset moves that source's rows only.
+    plain = SourcePriors((DEFAULT_SOURCES[0], replace(DEFAULT_SOURCES[1], own_prior=True)), 8)
+    with torch.no_grad():
+        plain.sentiment[1] += torch.tensor([0.0, 5.0, 0.0])
+        plain.sentiment[0] += 1.0  # a source without own_prior: masked out
+    logits = shared_s(pooled[:2])
+    _, s2 = plain(shared_t(pooled[:2]), logits, torch.tensor([0, 1]))
+    assert torch.equal(s2[0], logits[0])
+    assert torch.allclose(s2[1], logits[1] + torch.tensor([0.0, 5.0, 0.0]))
+
+
+def test_training_with_an_own_head_saves_a_plain_model(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from classify.model import load_model
+    from classify.training.sources import DEFAULT_SOURCES
+
+    base, data = toy
+    sources = (
+        DEFAULT_SOURCES[0],
+        replace(DEFAULT_SOURCES[1], own_prior=True, own_head=True),
+        DEFAULT_SOURCES[2],
+    )
+    result = train(toy_config(base, data, tmp_path / "m", sources=sources))
+    assert result.holdout["sources"]["sentfin-news"]["accuracy"] == 1.0
+    _, _, version = load_model(tmp_path / "m")  # strict: no training-only weights in it
+    assert version == result.model_version
+    record = json.loads((tmp_path / "m" / "training.json").read_text())
+    assert record["data"]["twitter-sentiment"]["own_prior"] is True
+    assert set(record["source_priors"]) == {"twitter-sentiment"}

@@ -62,6 +62,7 @@ def write_training_record(cfg: TrainConfig, result: TrainResult, command: str) -
                 "head": heads[name].head,
                 "weight": heads[name].weight,
                 "own_prior": heads[name].own_prior,
+                "own_head": heads[name].own_head,
             }
             for name, p in files.items()
         },

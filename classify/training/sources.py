@@ -17,6 +17,11 @@ sentiment set is 65% "Neutral" because a tweet that is neither bullish nor beari
 ticker counts as neutral; news headlines are labelled good / bad news, and far fewer are
 neutral. Without an offset of its own the tweets' prior becomes the model's, and polar news
 headlines come out "neutral".
+
+``own_head``: further, the source's rows are read by a training-only copy of its head (started
+from the shared one), so what its labels mean is learnt apart, not only how often each occurs
+("Avoid bank stocks: analyst" is commentary to a tweet labeller and bad news to a news one).
+The rows still train the encoder; the shared head, which ships, learns from the other sources.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class Source:
     labels: dict[int, str] = field(default_factory=dict)  # file's class id -> head's class
     weight: float = 1.0  # multiplies each row's loss
     own_prior: bool = False  # learn this source's class prior apart (see the module doc)
+    own_head: bool = False  # learn this source's labels with a head of its own (module doc)
 
     def path(self, data_dir: Path, split: str) -> Path | None:
         name = self.train if split == "train" else self.valid

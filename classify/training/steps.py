@@ -67,13 +67,20 @@ def batch_loss(
 
     ``rows``: each row's source index and loss weight; ``priors`` adds the per-source label
     offsets to the logits of the gold-label loss only (the teachers know no sources)."""
+    own_heads = priors is not None and len(priors.heads) > 0
+    pooled = None
     with torch.autocast(input_ids.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-        t_logits, s_logits = model(input_ids, mask)
+        if own_heads:
+            pooled = model.pool(input_ids, mask)
+            t_logits, s_logits = model.topic_head(pooled), model.sentiment_head(pooled)
+        else:
+            t_logits, s_logits = model(input_ids, mask)
     # Losses in fp32: log-softmax and the soft-target terms need more than bf16's 8 bits.
     t_logits, s_logits = t_logits.float(), s_logits.float()
     gold_t, gold_s = t_logits, s_logits
     if priors is not None and rows is not None:
-        gold_t, gold_s = priors(t_logits, s_logits, rows[0])
+        with torch.autocast(input_ids.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            gold_t, gold_s = priors(t_logits, s_logits, rows[0], pooled)
     loss = multitask_loss(
         gold_t,
         gold_s,

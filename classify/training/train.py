@@ -194,7 +194,9 @@ def train(
     # Copies carry no gold label: their source index only picks a (masked-out) prior row.
     source_y = torch.tensor([source_index.get(ex.source, 0) for ex in rows])
     row_w = torch.tensor([ex.weight for ex in rows], dtype=torch.float32)
-    priors = SourcePriors(cfg.sources).to(device)
+    priors = SourcePriors(cfg.sources, hidden=model.sentiment_head.in_features)
+    priors.start_from(model.topic_head, model.sentiment_head)
+    priors.to(device)
     t_weight, s_weight = head_weights(train_ex, cfg.class_weighting)
     t_weight = t_weight.to(device) if t_weight is not None else None
     s_weight = s_weight.to(device) if s_weight is not None else None
