@@ -126,6 +126,12 @@ def test_pipeline_reports_feeds_models_and_unreachable_workers(base: str) -> Non
     assert feeds["good-feed"]["last_status"] == "200"
     assert "etag" not in feeds["good-feed"]
     assert data["models"][0]["model_version"] == "seed-model-1"
+    # The chart is the last 15 minutes of the hour the model table sums.
+    minutes = data["classified_per_minute"]
+    assert 5 <= len(minutes) <= 16  # the seed writes every other minute
+    charted = sum(m["classified"] for m in minutes)
+    assert data["models"][0]["classified_last_hour"] > charted > 0
+    assert data["models"][0]["last_minute"] == minutes[-1]["minute"]
     assert isinstance(data["query_ms"], float)
 
 
