@@ -358,3 +358,41 @@ class AlertFeedback(Base):
         CheckConstraint("verdict IN ('useful', 'false_alarm')", name="verdict"),
         Index("ix_alert_feedback_alert_id", "alert_id"),
     )
+
+
+# --- entities named in headlines (migration 0007) --------------------------------------------
+
+
+class HeadlineEntity(Base):
+    """A watchlist entity a headline names, with the sentiment towards it; at most one per
+    (headline, entity, model version). ``method`` says where the verdict came from: the
+    headline's own sentiment (a headline naming one entity) or the entity model."""
+
+    __tablename__ = "headline_entities"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    headline_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("headlines.id", ondelete="CASCADE")
+    )
+    entity_id: Mapped[str] = mapped_column(String(64))
+    # The watchlist's display name when matched: the database alone can label a chart.
+    entity_name: Mapped[str] = mapped_column(String(200))
+    matched_text: Mapped[str] = mapped_column(Text)
+    sentiment: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float] = mapped_column(Float)
+    negative_probability: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16))
+    # Copied from the headline, as in classifications: per-entity windows need one index.
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    classified_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (
+        UniqueConstraint("headline_id", "entity_id", "model_version"),
+        CheckConstraint("sentiment IN ('negative', 'neutral', 'positive')", name="sentiment"),
+        CheckConstraint("method IN ('headline', 'entity_model')", name="method"),
+        Index("ix_headline_entities_entity_id", "entity_id", "published_at"),
+        Index("ix_headline_entities_published_at", "published_at"),
+    )

@@ -1,0 +1,47 @@
+"""Writes of the entities named in headlines: bulk and idempotent, like ``store_classified``.
+
+Called in the classify stage's batch transaction, after the headlines (the rows reference
+them), so a batch's classifications and its entity verdicts commit or roll back together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from storage.models import HeadlineEntity
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRow:
+    """One (headline, entity) verdict as stored in ``headline_entities``."""
+
+    headline_id: str
+    entity_id: str
+    entity_name: str
+    matched_text: str
+    sentiment: str
+    confidence: float
+    negative_probability: float
+    model_version: str
+    method: str  # "headline" (the headline's own sentiment) or "entity_model"
+    published_at: datetime
+    classified_at: datetime
+
+
+def store_entities(session: Session, rows: Sequence[EntityRow]) -> int:
+    """Insert the rows not stored yet (a replayed batch adds nothing); returns how many were."""
+    if not rows:
+        return 0
+    # A re-delivered message inside one batch would trip ON CONFLICT twice in one statement.
+    unique = {(r.headline_id, r.entity_id, r.model_version): r for r in rows}
+    stmt = (
+        insert(HeadlineEntity)
+        .on_conflict_do_nothing(index_elements=["headline_id", "entity_id", "model_version"])
+        .returning(HeadlineEntity.id)
+    )
+    return len(session.execute(stmt, [asdict(r) for r in unique.values()]).all())
