@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from alerts.config import AlertsConfig
+from alerts.entities import decide_entities
 from alerts.evaluator import decide, slots_between
 from alerts.state import Alert, Event
 
@@ -69,6 +70,9 @@ def backtest(
                 last_fired_end,
                 with_headlines=False,
                 model_version=model_version,
+            )
+            decisions += decide_entities(
+                session, config, slot_at, active, last_fired_end, with_headlines=False
             )
             for d in decisions:
                 alert = d.step.alert

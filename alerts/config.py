@@ -39,6 +39,52 @@ class ReceiverConfig(BaseModel):
         return not self.topics or topic in self.topics
 
 
+class EntityAlertsConfig(BaseModel):
+    """The negative-spike rule per watchlist entity (``headline_entities``), with gates for low
+    volume: a company may have five headlines a day, so the windows are longer and the counts
+    smaller than a topic's, and the thin-baseline prior weighs less (docs/entities.md)."""
+
+    enabled: bool = Field(default=True, description="Evaluate the rule per watchlist entity.")
+    short_window_seconds: int = Field(
+        default=3600, ge=1, description="Recent window of an entity's headlines (seconds)."
+    )
+    long_window_seconds: int = Field(
+        default=6 * 3600, ge=1, description="Confirmation window of an entity (seconds)."
+    )
+    baseline_seconds: int = Field(
+        default=14 * 86400, ge=1, description="Trailing baseline of an entity (seconds)."
+    )
+    min_count_short: int = Field(
+        default=4, ge=1, description="Fewest headlines about the entity in the short window."
+    )
+    min_negative_short: int = Field(
+        default=4, ge=1, description="Fewest negative ones in the short window."
+    )
+    min_count_long: int = Field(
+        default=5, ge=1, description="Fewest headlines about the entity in the long window."
+    )
+    # Looser than a topic's 0.001: five negative of five against a 0.4 reference is p=0.01,
+    # and an entity rarely has more headlines than that in an hour.
+    max_p_value: float = Field(
+        default=0.02, gt=0.0, lt=1.0, description="One-sided binomial p-value per window."
+    )
+    min_lift: float = Field(
+        default=0.25, ge=0.0, le=1.0, description="Smallest rise of the negative share that counts."
+    )
+    prior_negative_rate: float = Field(
+        default=0.3, gt=0.0, lt=1.0, description="Prior negative share of a thin entity baseline."
+    )
+    prior_weight: float = Field(
+        default=10.0, ge=0.0, description="Pseudo-headlines the prior is worth per entity."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> EntityAlertsConfig:
+        if self.long_window_seconds < self.short_window_seconds:
+            raise ValueError("entities: long_window_seconds must be at least short_window_seconds")
+        return self
+
+
 class AlertsConfig(BaseModel):
     metrics_port: int = Field(
         default=9103, description="Prometheus metrics port of the alerts worker (0: none)."
@@ -102,6 +148,8 @@ class AlertsConfig(BaseModel):
     representative_headlines: int = Field(
         default=5, ge=0, le=50, description="Most negative headlines attached as evidence."
     )
+
+    entities: EntityAlertsConfig = Field(default_factory=EntityAlertsConfig)
 
     # --- lifecycle ------------------------------------------------------------------------------
     pending_seconds: int = Field(

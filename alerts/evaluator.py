@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from alerts import formats, rules
 from alerts.config import AlertsConfig
 from alerts.detector import Counts, Detection, TopicWindows, detect
+from alerts.entities import decide_entities
 from alerts.state import Alert, Event, Policy, State, Step, step
 from alerts.windows import Bounds, most_negative, rules_version, window_counts
 from storage import models
@@ -98,9 +99,11 @@ def decide(
     bounds = Bounds.at(slot_at - timedelta(seconds=config.evaluation_delay_seconds), config)
     version = rules_version(session, model_version)
     counts = window_counts(session, bounds, version)
-    # A topic whose headlines stopped altogether must still be able to resolve.
+    # A topic whose headlines stopped altogether must still be able to resolve. Other rules'
+    # alerts (per entity, alerts/entities.py) are decided by their own code.
     for alert in active.values():
-        counts.setdefault(alert.topic, TopicWindows(alert.topic, EMPTY, EMPTY, EMPTY))
+        if alert.rule == rules.RULE:
+            counts.setdefault(alert.topic, TopicWindows(alert.topic, EMPTY, EMPTY, EMPTY))
     decisions = []
     for topic in sorted(counts):
         detection = detect(counts[topic], rules.thresholds_for(config, topic))
@@ -190,6 +193,9 @@ def _evaluate_in(session: Session, config: AlertsConfig, slot_at: datetime) -> O
     active = {a.fingerprint: a for a in _load_active(session)}
     last_fired_end = _last_fired_end(session)
     decisions = decide(session, config, slot_at, active, last_fired_end, with_headlines=True)
+    decisions += decide_entities(
+        session, config, slot_at, active, last_fired_end, with_headlines=True
+    )
     outcome = Outcome(slot_at=slot_at, topics=len(decisions))
     for d in decisions:
         outcome.breaching += d.detection.breaching
