@@ -10,13 +10,19 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from classify.results import Prediction, PredictionError
 from tapewatch.events import ClassifiedHeadline, EventDecodeError, Headline, decode_headline
 
+if TYPE_CHECKING:
+    from storage.entities import EntityRow
+
 log = logging.getLogger(__name__)
 
 PredictFn = Callable[[Sequence[str]], list[Prediction | PredictionError]]
+# The entity step (entities/tagger.py): the watchlist entities the classified headlines name.
+TagFn = Callable[[Sequence[Headline], Sequence[ClassifiedHeadline]], list["EntityRow"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +40,7 @@ class BatchOutcome:
     headlines: list[Headline] = field(default_factory=list)
     results: list[ClassifiedHeadline] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    entities: list[EntityRow] = field(default_factory=list)
 
 
 def predict_isolating(
@@ -55,8 +62,10 @@ def process_batch(
     predict: PredictFn,
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    tag: TagFn | None = None,
 ) -> BatchOutcome:
-    """Decode and classify one micro-batch of (key, value) messages."""
+    """Decode and classify one micro-batch of (key, value) messages; with ``tag``, also find
+    the watchlist entities each classified headline names."""
     outcome = BatchOutcome()
     valid: list[tuple[bytes | None, bytes | None, Headline]] = []
     for key, value in messages:
@@ -72,6 +81,8 @@ def process_batch(
             continue
         outcome.headlines.append(headline)
         outcome.results.append(to_event(headline, prediction, classified_at))
+    if tag is not None and outcome.results:
+        outcome.entities = tag(outcome.headlines, outcome.results)
     return outcome
 
 

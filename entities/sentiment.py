@@ -3,7 +3,9 @@ length-sorted like the headline engine (``classify/predictor.py``)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,8 +68,14 @@ class EntitySentiment:
         max_length: int | None = None,
         batch_size: int = 64,
         bf16: bool = False,
+        workers: int = 1,
     ) -> None:
         self.device = device or torch.device("cpu")
+        # As in the headline engine: on a CPU, buckets run at once on their own threads (the
+        # classify worker gives torch one intra-op thread per worker, so one bucket alone
+        # would use one core).
+        self.workers = max(1, workers) if self.device.type == "cpu" else 1
+        self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.version = version
@@ -86,6 +94,7 @@ class EntitySentiment:
         max_length: int | None = None,
         batch_size: int = 64,
         bf16: bool = False,
+        workers: int = 1,
     ) -> EntitySentiment:
         model, tokenizer, version = load_entity_model(directory)
         return cls(
@@ -96,6 +105,7 @@ class EntitySentiment:
             max_length=max_length,
             batch_size=batch_size,
             bf16=bf16,
+            workers=workers,
         )
 
     def probabilities(self, pairs: Sequence[tuple[str, str]]) -> NDArray[np.float32]:
@@ -106,8 +116,10 @@ class EntitySentiment:
         rows = encode_pairs(self.tokenizer, pairs, self.max_length)
         pad_id = self.tokenizer.pad_token_id or 0
         lengths = [len(r["input_ids"]) for r in rows]
-        with torch.inference_mode():
-            for batch in sorted_batches(lengths, self.batch_size):
+
+        def run(batch: list[int]) -> None:
+            # inference_mode and autocast are thread-local: entered in the thread that runs.
+            with torch.inference_mode():
                 ids, mask, types = (
                     t.to(self.device) for t in pad_pairs([rows[i] for i in batch], pad_id)
                 )
@@ -117,6 +129,14 @@ class EntitySentiment:
                 with autocast:
                     logits = self.model(ids, mask, types)
                 out[batch] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+
+        bucket = min(self.batch_size, math.ceil(len(rows) / self.workers))
+        batches = list(sorted_batches(lengths, bucket))
+        if self._pool is not None and len(batches) > 1:
+            list(self._pool.map(run, batches))  # list(): re-raises a worker's exception here
+        else:
+            for batch in batches:
+                run(batch)
         return out
 
     def predict(self, pairs: Sequence[tuple[str, str]]) -> list[EntityVerdict]:
