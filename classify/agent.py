@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -33,7 +34,9 @@ from classify import telemetry
 from classify.registration import register_when_loaded
 from classify.slots import claim_slot
 from classify.stage import BatchOutcome, DeadLetter, process_batch
+from entities.tagger import EntityTagger
 from storage.db import make_engine, session_scope
+from storage.entities import store_entities
 from storage.repository import StoreResult, store_classified
 from tapewatch.settings import Settings
 from tapewatch.startup import milestone
@@ -91,6 +94,14 @@ class ClassifyStage:
         self._db_pool = ThreadPoolExecutor(1, thread_name_prefix="db")
         self._done: dict[Any, int] = {}  # tp -> last offset handled, for the lag gauge
         self._first_batch_logged = False
+        # Watchlist entities (entities/tagger.py), None without a watchlist: read now, so a
+        # bad file stops the worker at start; the entity model loads with its first use.
+        gpu = settings.classify.gpu_index
+        self.tagger = EntityTagger.from_config(
+            settings.entities,
+            device=settings.device if gpu is None else f"cuda:{gpu}",
+            workers=settings.cpu_workers,
+        )
 
     async def predictor(self) -> Predictor:
         if isinstance(self._predictor, concurrent.futures.Future):
@@ -103,7 +114,10 @@ class ClassifyStage:
         started = time.perf_counter()
         messages = [(e.message.key, e.value) for e in events]
         outcome: BatchOutcome = await loop.run_in_executor(
-            self._model_pool, process_batch, messages, predictor.predict_batch
+            self._model_pool,
+            partial(process_batch, tag=self.tagger.tag if self.tagger else None),
+            messages,
+            predictor.predict_batch,
         )
         inference = time.perf_counter() - started
 
@@ -147,6 +161,7 @@ class ClassifyStage:
                 "publish_ms": round(publish * 1e3, 1),
                 "consumer_lag": lag,
                 "rows_inserted": stored.classifications_inserted,
+                "entity_rows": len(outcome.entities),
             },
         )
 
@@ -182,7 +197,10 @@ class ClassifyStage:
 
     def _write(self, outcome: BatchOutcome) -> StoreResult:
         with session_scope(self.engine) as session:
-            return store_classified(session, outcome.headlines, outcome.results)
+            stored = store_classified(session, outcome.headlines, outcome.results)
+            # The same transaction: a headline's entities commit with its classification.
+            store_entities(session, outcome.entities)
+            return stored
 
     async def _publish(self, outcome: BatchOutcome) -> None:
         if not self.publish:

@@ -144,7 +144,11 @@ def _from_headline(result: ClassifiedHeadline, m: EntityMatch) -> EntityRow:
     )
 
 
-def _is_model_dir(path: Path) -> bool:
-    from entities.model import CONFIG, WEIGHTS
+# entities.model's file names, spelled out: importing that module imports torch and
+# transformers, which the classify worker is importing on its model-load thread at this moment
+# (two threads importing transformers at once break its lazy module).
+MODEL_FILES = ("entity_config.json", "model.safetensors")
 
-    return (path / CONFIG).exists() and (path / WEIGHTS).exists()
+
+def _is_model_dir(path: Path) -> bool:
+    return all((path / name).exists() for name in MODEL_FILES)

@@ -136,3 +136,9 @@ def test_process_batch_tags_the_classified_headlines_only() -> None:
     headline_row = next(r for r in outcome.entities if r.headline_id.endswith("2"))
     assert (headline_row.sentiment, headline_row.negative_probability) == ("negative", 0.7)
     assert process_batch(messages, predict).entities == []  # no watchlist: no entity step
+
+
+def test_the_model_file_names_the_tagger_checks_are_the_models() -> None:
+    from entities import model, tagger
+
+    assert (model.CONFIG, model.WEIGHTS) == tagger.MODEL_FILES
