@@ -103,6 +103,9 @@ def train(
             "own_prior); default: twitter topic + sentiment and SEntFiN news headlines."
         ),
     ] = None,
+    source_learning_rate: Annotated[
+        float, typer.Option(help="Learning rate of the per-source offsets and own heads.")
+    ] = 1e-2,
     init_from: Annotated[
         Path | None,
         typer.Option(help="Start from this trained model directory instead of the base encoder."),
@@ -133,6 +136,7 @@ def train(
         base_model=base_model,
         sources=declared,
         init_from=init_from,
+        source_learning_rate=source_learning_rate,
         epochs=epochs,
         learning_rate=learning_rate,
         batch_size=batch_size,

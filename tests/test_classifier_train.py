@@ -7,6 +7,7 @@ import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -465,3 +466,38 @@ def test_training_with_an_own_head_saves_a_plain_model(
     record = json.loads((tmp_path / "m" / "training.json").read_text())
     assert record["data"]["twitter-sentiment"]["own_prior"] is True
     assert set(record["source_priors"]) == {"twitter-sentiment"}
+
+
+def test_a_source_with_its_own_prior_or_head_learns_its_labels_apart(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Tweets that read news-style bad and good news as "neutral": an own prior takes up how
+    often they say neutral, an own head what they mean by it; the shipped head keeps the news'
+    reading only with the head apart."""
+    from classify.training.sources import DEFAULT_SOURCES
+
+    base, toy_data = toy
+    data = tmp_path / "data"
+    shutil.copytree(toy_data, data)
+    tweets = data / "twitter-financial-news-sentiment" / "train.csv"
+    with tweets.open("a") as f:
+        # The news toy headlines, labelled neutral as tweets.
+        for i in range(40):
+            for text in ("stocks down on loss", "stocks up on profit"):
+                f.write(f"{text} {'acme' if i % 2 else 'apple'},2\n")
+
+    def run(name: str, **tweet_source: bool) -> Any:
+        tw = replace(DEFAULT_SOURCES[1], **tweet_source)
+        sources = (DEFAULT_SOURCES[0], tw, DEFAULT_SOURCES[2])
+        return train(toy_config(base, data, tmp_path / name, sources=sources))
+
+    def news_accuracy(result: Any) -> float:
+        return float(result.holdout["sources"]["sentfin-news"]["accuracy"])
+
+    shared = run("shared")
+    assert news_accuracy(shared) < 1.0  # one head cannot read the same words two ways
+    prior = run("prior", own_prior=True)
+    offsets = prior.source_priors["twitter-sentiment"]["sentiment"]
+    assert offsets["neutral"] - max(offsets["negative"], offsets["positive"]) > 0.5, offsets
+    head = run("head", own_prior=True, own_head=True)
+    assert news_accuracy(head) == 1.0

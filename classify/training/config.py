@@ -23,6 +23,11 @@ class TrainConfig:
     # The labelled files trained on (classify/training/sources.py): twitter topic and sentiment, and
     # the SEntFiN news headlines.
     sources: tuple[Source, ...] = DEFAULT_SOURCES
+    # Learning rate of the training-only per-source offsets and heads (classify/training/
+    # source_priors.py). Far above the encoder's: an offset starts at zero and must travel a
+    # whole log-odds unit or more, which at 5e-5 a step takes tens of thousands of steps (the
+    # first news run learnt offsets of 0.01 in 3,000).
+    source_learning_rate: float = 1e-2
     # Start from this trained Tapewatch model (encoder and heads) instead of the base encoder
     # with new heads: a fine-tune of an earlier model on new data.
     init_from: Path | None = None

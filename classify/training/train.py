@@ -209,7 +209,16 @@ def train(
         total = min(total, cfg.max_steps)
     optimizer = make_optimizer(model, cfg)
     if priors.active:
-        optimizer.add_param_group({"params": list(priors.parameters()), "weight_decay": 0.0})
+        offsets = [priors.topic, priors.sentiment]
+        optimizer.add_param_group(
+            {"params": offsets, "weight_decay": 0.0, "lr": cfg.source_learning_rate}
+        )
+        if len(priors.heads):
+            # An own head starts as the shared head and has to move apart from it: heads train
+            # at ten times the encoder's rate, as is usual when fine-tuning.
+            optimizer.add_param_group(
+                {"params": list(priors.heads.parameters()), "lr": cfg.learning_rate * 10}
+            )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, linear_schedule(total, int(total * cfg.warmup_ratio))
     )
