@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from alerts.rules import ALERT_NAME
+from alerts.rules import ALERT_NAME, PIPELINE_RULE
 from alerts.state import Alert, Event
 
 NATIVE_VERSION = 1
@@ -31,6 +31,11 @@ def _status(event: Event) -> str:
 
 def summary(alert: Alert, event: Event) -> str:
     """One line a human reads first."""
+    if alert.rule == PIPELINE_RULE:
+        if event is Event.RESOLVED:
+            return "Resolved: the Tapewatch pipeline sees headlines again"
+        reasons = "; ".join(alert.evidence.get("reasons", []))
+        return f"Tapewatch is blind: {reasons}"
     short = alert.evidence.get("short", {})
     reference = alert.evidence.get("baseline", {}).get("reference_rate", 0.0)
     rate = short.get("rate", 0.0)

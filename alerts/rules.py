@@ -12,6 +12,8 @@ from alerts.detector import Thresholds
 # a volume spike) gets alerts of its own.
 RULE = "negative_spike"
 ALERT_NAME = "NegativeSentimentSpike"
+# The pipeline's own alert (alerts/pipeline.py): the monitor cannot see.
+PIPELINE_RULE = "pipeline_blind"
 
 
 def fingerprint(topic: str, rule: str = RULE) -> str:

@@ -23,8 +23,10 @@ from alerts.config import AlertsConfig
 from alerts.errors import AlertsConfigError
 from alerts.evaluator import evaluate, slot_of
 from alerts.outbox import deliver_due
+from alerts.pipeline import check_pipeline
 from alerts.webhook import WebhookSender
 from storage.db import make_engine
+from tapewatch.health import HealthConfig, HealthServer, Verdict
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -43,9 +45,12 @@ NOTIFICATIONS = Counter(
 class AlertsWorker:
     """The two scheduled jobs and their shared engine and HTTP client."""
 
-    def __init__(self, engine: Engine, config: AlertsConfig) -> None:
+    def __init__(
+        self, engine: Engine, config: AlertsConfig, health: HealthConfig | None = None
+    ) -> None:
         self.engine = engine
         self.config = config
+        self.health = health or HealthConfig()
         secret = config.webhook_secret.get_secret_value().encode() if config.webhook_secret else b""
         self.sender = WebhookSender(secret, timeout_seconds=config.request_timeout_seconds)
         self.scheduler = BackgroundScheduler(timezone=UTC)
@@ -58,6 +63,17 @@ class AlertsWorker:
         except Exception:
             # A failed evaluation (database down) must not kill the schedule; the next runs.
             log.exception("alert evaluation failed")
+
+    def watch_pipeline_once(self) -> None:
+        try:
+            check_pipeline(self.engine, self.config, self.health.pipeline_blind_s)
+        except Exception:
+            log.exception("pipeline check failed")
+
+    def liveness(self) -> Verdict:
+        if not self.scheduler.running:
+            return Verdict(False, ["scheduler not running"])
+        return Verdict(True)
 
     def deliver_once(self) -> None:
         try:
@@ -88,6 +104,14 @@ class AlertsWorker:
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
+        self.scheduler.add_job(
+            self.watch_pipeline_once,
+            # A tenth of the blind time: the alert goes out soon after the pipeline goes blind.
+            IntervalTrigger(seconds=max(1.0, self.health.pipeline_blind_s / 10), timezone=UTC),
+            id="pipeline",
+            max_instances=1,
+            coalesce=True,
+        )
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -106,8 +130,16 @@ def run(settings: Settings) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    worker = AlertsWorker(engine, config)
+    worker = AlertsWorker(engine, config, settings.health)
     worker.start()
+    health = settings.health
+    server = (
+        HealthServer.start_or_warn(
+            health.host, health.alerts_port, liveness=worker.liveness, readiness=worker.liveness
+        )
+        if health.alerts_port
+        else None
+    )
     log.info(
         "alerts worker started: every %ds, %d receiver(s)",
         config.interval_seconds,
@@ -117,6 +149,8 @@ def run(settings: Settings) -> None:
         stop.wait()
     finally:
         log.info("alerts worker stopping")
+        if server is not None:
+            server.stop()
         worker.stop()
         engine.dispose()
     log.info("alerts worker stopped")

@@ -38,6 +38,7 @@ from entities.tagger import EntityTagger
 from storage.db import make_engine, session_scope
 from storage.entities import store_entities
 from storage.repository import StoreResult, store_classified
+from tapewatch.health import HealthServer, ProgressTracker
 from tapewatch.settings import Settings
 from tapewatch.startup import milestone
 
@@ -77,12 +78,14 @@ class ClassifyStage:
         predictor: Predictor | concurrent.futures.Future[Predictor],
         engine: Engine,
         publish: bool = True,
+        tracker: ProgressTracker | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
         self.cfg = settings.classify
         # A future while the model still loads in the background (see ``run``).
         self._predictor = predictor
+        self.tracker = tracker or ProgressTracker(settings.health.classify_stall_s)
         self.engine = engine
         self.publish = publish  # False for a shadow worker (classify/registration.py)
         self.classified_topic = app.topic(
@@ -140,6 +143,7 @@ class ClassifyStage:
         telemetry.CLASSIFIED.inc(len(outcome.results))
         telemetry.STORED.inc(stored.classifications_inserted)
         telemetry.CONSUMER_LAG.set(lag)
+        self.tracker.progressed(lag)
         if not self._first_batch_logged:
             self._first_batch_logged = True
             milestone("first_batch")
@@ -188,6 +192,7 @@ class ClassifyStage:
             except IntegrityError:
                 raise  # a bug, not an outage: retrying cannot help
             except DBAPIError as exc:
+                self.tracker.waiting_on = "database"
                 telemetry.DB_RETRIES.inc()
                 log.warning(
                     "database write failed (%s); retrying in %.1fs", type(exc.orig).__name__, delay
@@ -229,6 +234,7 @@ def build_app(
     engine: Engine,
     instance_id: str | None = None,
     publish: bool = True,
+    tracker: ProgressTracker | None = None,
 ) -> faust.App:
     """Declare the app: one agent consuming ``headlines.raw`` in micro-batches.
 
@@ -258,7 +264,7 @@ def build_app(
         broker_heartbeat_interval=cfg.heartbeat_interval_s,
     )
     raw = app.topic(settings.topic_raw, key_serializer="raw", value_serializer="raw")
-    stage = ClassifyStage(app, settings, predictor, engine, publish)
+    stage = ClassifyStage(app, settings, predictor, engine, publish, tracker)
     assigned_once: list[bool] = []
 
     @app.on_partitions_assigned.connect
@@ -266,6 +272,7 @@ def build_app(
         # Updated on every rebalance, not only after a batch: an idle worker reports too.
         held = [tp for tp in assigned if tp.topic == settings.topic_raw]
         telemetry.ASSIGNED_PARTITIONS.set(len(held))
+        stage.tracker.partitions = len(held)
         if held and not assigned_once:
             assigned_once.append(True)
             milestone("partitions_assigned")
@@ -277,6 +284,11 @@ def build_app(
             await stage.handle(events)
             for event in events:
                 await stream.ack(event)
+
+    @app.timer(interval=5.0)
+    async def refresh_lag() -> None:
+        # Between batches too: an idle worker whose backlog grows is not making progress.
+        stage.tracker.lag = stage._lag()
 
     return app
 
@@ -327,7 +339,9 @@ def _load_predictor(settings: Settings) -> Predictor:
     return predictor
 
 
-def _load_in_background(settings: Settings) -> concurrent.futures.Future[Predictor]:
+def _load_in_background(
+    settings: Settings, tracker: ProgressTracker
+) -> concurrent.futures.Future[Predictor]:
     """Load the model on a thread while the worker joins its group.
 
     Importing torch and transformers and reading the weights is most of a cold start; the
@@ -339,7 +353,9 @@ def _load_in_background(settings: Settings) -> concurrent.futures.Future[Predict
 
     def load() -> None:
         try:
-            future.set_result(_load_predictor(settings))
+            predictor = _load_predictor(settings)
+            tracker.model_loaded = True
+            future.set_result(predictor)
         except BaseException as exc:
             log.exception("classify worker: the model in %s did not load", settings.model_dir)
             future.set_exception(exc)
@@ -360,13 +376,23 @@ def run(settings: Settings, *, shadow: bool = False) -> None:
         settings.state_dir / "classify-slots" / settings.classify.group_id,
         settings.classify.worker_slot,
     )
-    predictor = _load_in_background(settings)
+    tracker = ProgressTracker(settings.health.classify_stall_s)
+    predictor = _load_in_background(settings, tracker)
     engine = make_engine(settings.resolved_database_url(), pool_size=2)
     register_when_loaded(predictor, engine, settings.model_dir, live=not shadow)
     if settings.classify.metrics_port:
         start_http_server(settings.classify.metrics_port)
+    if settings.health.classify_port:
+        HealthServer.start_or_warn(
+            settings.health.host,
+            settings.health.classify_port + slot.number,  # one port per worker slot
+            liveness=tracker.liveness,
+            readiness=tracker.readiness,
+        )
     instance_id = settings.classify.group_instance_id(slot.number)
-    app = build_app(settings, bootstrap, predictor, engine, instance_id, publish=not shadow)
+    app = build_app(
+        settings, bootstrap, predictor, engine, instance_id, publish=not shadow, tracker=tracker
+    )
     log.info(
         "classify worker: group %s (member %s), %s",
         settings.classify.group_id,

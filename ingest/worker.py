@@ -29,6 +29,7 @@ from ingest.sources.push import PushServer
 from ingest.sources.replay import ReplaySource
 from ingest.sources.rss import FeedPoller
 from storage.db import make_engine
+from tapewatch.health import HealthServer, Verdict
 from tapewatch.settings import Settings
 from tapewatch.topics import ensure_topics
 
@@ -95,6 +96,7 @@ class IngestWorker:
         self._replay_thread: threading.Thread | None = None
         self._metrics_server: WSGIServer | None = None
         self.metrics_port: int | None = None
+        self._health: HealthServer | None = None
 
     def start(self) -> None:
         config = self.settings.ingest
@@ -115,6 +117,11 @@ class IngestWorker:
             )
             self._replay_thread.start()
         self.scheduler.start()
+        health = self.settings.health
+        if health.ingest_port:
+            self._health = HealthServer.start_or_warn(
+                health.host, health.ingest_port, liveness=self.liveness, readiness=self.liveness
+            )
         log.info(
             "ingest: %d feeds, replay %s, push %s, metrics on :%d, publishing to %s on %s",
             len(self.pollers),
@@ -125,8 +132,16 @@ class IngestWorker:
             self.bootstrap,
         )
 
+    def liveness(self) -> Verdict:
+        """Alive while the poll scheduler runs; feeds failing is counted, not fatal."""
+        if not self.scheduler.running:
+            return Verdict(False, ["poll scheduler not running"])
+        return Verdict(True)
+
     def stop(self) -> None:
         log.info("ingest: stopping")
+        if self._health is not None:
+            self._health.stop()
         self.stop_event.set()
         if self.scheduler.running:
             # Waits for polls in progress; each is bounded by the hard timeout.

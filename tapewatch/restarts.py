@@ -31,6 +31,19 @@ class SupervisorConfig(BaseModel):
         default=2.0, ge=0, description="First wait of a crash loop; doubles with each exit."
     )
     backoff_max_s: float = Field(default=30.0, ge=0, description="Longest wait of a crash loop.")
+    liveness_interval_s: float = Field(
+        default=5.0, gt=0, description="How often the supervisor asks each worker's /healthz."
+    )
+    liveness_failures: int = Field(
+        default=3,
+        ge=1,
+        description="Consecutive failed /healthz answers after which a worker is restarted.",
+    )
+    liveness_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Time after a start before /healthz counts (imports, model load).",
+    )
 
 
 @dataclass(frozen=True)

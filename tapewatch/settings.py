@@ -15,6 +15,7 @@ from alerts.config import AlertsConfig
 from classify.config import ClassifyConfig
 from entities.config import EntitiesConfig
 from ingest.config import IngestConfig
+from tapewatch.health import HealthConfig
 from tapewatch.restarts import SupervisorConfig
 from web.config import WebConfig
 
@@ -97,6 +98,7 @@ class Settings(BaseSettings):
     classify: ClassifyConfig = Field(default_factory=ClassifyConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     entities: EntitiesConfig = Field(default_factory=EntitiesConfig)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -49,6 +50,7 @@ class ChildSpec:
     name: str
     argv: list[str]
     env: dict[str, str]
+    health_url: str | None = None  # its /healthz: probed, and a worker failing it is restarted
 
 
 @dataclass
@@ -61,6 +63,9 @@ class Child:
     restarts: int = 0
     restart_at: float | None = None
     restart_reason: str = ""
+    probe_failures: int = 0
+    next_probe_at: float = 0.0
+    kill_reason: str | None = None  # why the supervisor itself killed it, for the exit line
     _log: IO[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -80,6 +85,8 @@ class Child:
         )
         self.started_at = time.monotonic()
         self.restart_at = None
+        self.probe_failures = 0
+        self.kill_reason = None
 
     def state(self, now: float) -> str:
         if self.proc is not None and self.proc.poll() is None:
@@ -147,9 +154,8 @@ class Supervisor:
                 continue
             if child.proc is None or child.proc.poll() is None:
                 continue
-            decision = child.history.record_exit(
-                now, now - child.started_at, f"exited with code {child.proc.returncode}"
-            )
+            cause = child.kill_reason or f"exited with code {child.proc.returncode}"
+            decision = child.history.record_exit(now, now - child.started_at, cause)
             log.warning("%s %s (see %s)", child.spec.name, decision.reason, child.log_path)
             child.restart_at = now + decision.delay_s
             child.restart_reason = decision.reason.split("; ", 1)[-1]
@@ -157,7 +163,35 @@ class Supervisor:
                 child.restarts += 1
                 child.start()
                 log.info("restarted %s (pid %d)", child.spec.name, child.proc.pid)  # type: ignore[union-attr]
+        if not self.stopping:
+            self._probe(now)
         self.publish_states()
+
+    def _probe(self, now: float) -> None:
+        """Ask each running worker's /healthz; restart one that failed it too often in a row."""
+        cfg = self.config
+        for child in self.children:
+            proc = child.proc
+            if child.spec.health_url is None or proc is None or proc.poll() is not None:
+                continue
+            if now - child.started_at < cfg.liveness_grace_s or now < child.next_probe_at:
+                continue
+            child.next_probe_at = now + cfg.liveness_interval_s
+            healthy, why = probe(child.spec.health_url)
+            if healthy:
+                child.probe_failures = 0
+                continue
+            child.probe_failures += 1
+            if child.probe_failures < cfg.liveness_failures:
+                continue
+            log.warning(
+                "%s failed its health check %d times in a row (%s); restarting it",
+                child.spec.name,
+                child.probe_failures,
+                why,
+            )
+            child.kill_reason = f"killed as unhealthy ({why})"
+            proc.kill()
 
     def status(self) -> list[tuple[str, str]]:
         now = time.monotonic()
@@ -189,6 +223,21 @@ class Supervisor:
             child.restart_at = None
             child.close_log()
         self.publish_states(force=True)  # every worker "stopped", until the file goes stale
+
+
+def probe(url: str, timeout_s: float = 1.0) -> tuple[bool, str]:
+    """(healthy, why not) from a worker's /healthz; no answer at all counts as unhealthy."""
+    try:
+        response = httpx.get(url, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        return False, f"no answer: {type(exc).__name__}"
+    if response.status_code == 200:
+        return True, ""
+    try:
+        reasons = response.json().get("reasons") or []
+    except ValueError:
+        reasons = []
+    return False, "; ".join(map(str, reasons)) or f"HTTP {response.status_code}"
 
 
 @dataclass(frozen=True)
@@ -266,17 +315,42 @@ def plan_children(
                 base,
             )
         )
-    specs.append(ChildSpec("ingest", _python("-m", "tapewatch.cli", "worker", "ingest"), base))
+    health = settings.health
+
+    def healthz(port: int) -> str | None:
+        return f"http://127.0.0.1:{port}/healthz" if port else None
+
+    specs.append(
+        ChildSpec(
+            "ingest",
+            _python("-m", "tapewatch.cli", "worker", "ingest"),
+            base,
+            healthz(health.ingest_port),
+        )
+    )
     if (settings.model_dir / MODEL_MARKER).is_file():
         specs.append(
-            ChildSpec("classify", _python("-m", "tapewatch.cli", "worker", "classify"), base)
+            # Slot 0 on this host: its health port is classify_port + 0.
+            ChildSpec(
+                "classify",
+                _python("-m", "tapewatch.cli", "worker", "classify"),
+                base,
+                healthz(health.classify_port),
+            )
         )
     else:
         notes.append(
             f"classify off: no trained model in {settings.model_dir} "
             "(train one with `tapewatch train`, or set TAPEWATCH_MODEL_DIR)"
         )
-    specs.append(ChildSpec("alerts", _python("-m", "tapewatch.cli", "worker", "alerts"), base))
+    specs.append(
+        ChildSpec(
+            "alerts",
+            _python("-m", "tapewatch.cli", "worker", "alerts"),
+            base,
+            healthz(health.alerts_port),
+        )
+    )
     # The web dashboard reads through the read-only role; its URL heads the banner.
     specs.append(ChildSpec("web", _python("-m", "tapewatch.cli", "web"), base))
     from web.config import url_of

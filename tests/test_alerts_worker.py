@@ -47,6 +47,7 @@ def test_two_workers_evaluate_once_per_interval_and_notify_once(database_url: st
         "TAPEWATCH_DATABASE_URL": database_url,
         "TAPEWATCH_LOG_LEVEL": "INFO",
         "TAPEWATCH_ALERTS__METRICS_PORT": "0",
+        "TAPEWATCH_HEALTH__ALERTS_PORT": "0",  # two workers on one host
         "TAPEWATCH_ALERTS__INTERVAL_SECONDS": "1",
         "TAPEWATCH_ALERTS__SHORT_WINDOW_SECONDS": "60",
         "TAPEWATCH_ALERTS__LONG_WINDOW_SECONDS": "120",

@@ -88,6 +88,9 @@ def test_up_starts_services_and_workers_restarts_a_crash_and_stops_cleanly(
         TAPEWATCH_INGEST__PUSH_PORT=str(free_port()),
         TAPEWATCH_CLASSIFY__METRICS_PORT=str(free_port()),
         TAPEWATCH_ALERTS__METRICS_PORT=str(free_port()),
+        TAPEWATCH_HEALTH__INGEST_PORT=str(free_port()),
+        TAPEWATCH_HEALTH__CLASSIFY_PORT=str(free_port()),
+        TAPEWATCH_HEALTH__ALERTS_PORT=str(free_port()),
         TAPEWATCH_WEB__PORT=str(web_port),
         COLUMNS="200",
     )

@@ -35,6 +35,21 @@ def test_compose_file_is_valid() -> None:
         assert "migrate" in services[worker]["depends_on"]
 
 
+def test_every_worker_is_health_checked_on_its_configured_port() -> None:
+    from tapewatch.health import HealthConfig
+
+    services = _config()["services"]
+    ports = HealthConfig()
+    for worker, port in (
+        ("ingest", ports.ingest_port),
+        ("classify", ports.classify_port),
+        ("alerts", ports.alerts_port),
+    ):
+        check = services[worker]["healthcheck"]
+        assert f"http://127.0.0.1:{port}/healthz" in " ".join(check["test"])
+        assert check["retries"] >= 1
+
+
 def _config() -> dict:  # type: ignore[type-arg]
     compose = shutil.which("docker-compose")
     if compose is None:

@@ -41,6 +41,9 @@ def test_up_demo_flows_into_views_fires_an_alert_and_stops_cleanly() -> None:
         "TAPEWATCH_INGEST__PUSH_PORT": str(free_port()),
         "TAPEWATCH_CLASSIFY__METRICS_PORT": str(free_port()),
         "TAPEWATCH_ALERTS__METRICS_PORT": str(free_port()),
+        "TAPEWATCH_HEALTH__INGEST_PORT": str(free_port()),
+        "TAPEWATCH_HEALTH__CLASSIFY_PORT": str(free_port()),
+        "TAPEWATCH_HEALTH__ALERTS_PORT": str(free_port()),
         "TAPEWATCH_WEB__PORT": str(free_port()),
         "COLUMNS": "200",
     }

@@ -26,7 +26,9 @@ from ingest.sources.replay import ReplaySource
 from ingest.worker import IngestWorker
 from storage.db import make_engine, session_scope
 from storage.models import SeenHeadline
+from tapewatch.health import HealthConfig
 from tapewatch.local import LocalKafka
+from tapewatch.local.proc import free_port
 from tapewatch.settings import Settings
 from tests.kafka_helpers import consume_headlines, topic_size
 
@@ -305,6 +307,7 @@ def test_the_worker_runs_feeds_replay_and_push_and_flushes_on_stop(
             hard_timeout_s=1.0,
             host_min_interval_s=0,
         ),
+        health=HealthConfig(ingest_port=free_port()),
     )
     worker = IngestWorker(settings)
     worker.start()
@@ -314,6 +317,9 @@ def test_the_worker_runs_feeds_replay_and_push_and_flushes_on_stop(
             f"http://127.0.0.1:{worker.push.port}/headlines", json={"title": "Pushed headline"}
         )
         assert pushed.status_code == 202
+        health = f"http://127.0.0.1:{settings.health.ingest_port}"
+        assert httpx.get(f"{health}/healthz").json() == {"status": "ok", "reasons": []}
+        assert httpx.get(f"{health}/readyz").status_code == 200
         got = consume_headlines(kafka.bootstrap, topic_name, 5)
         labels = {"source": "hanging", "kind": "hard_timeout"}
         deadline = time.monotonic() + 20
