@@ -501,3 +501,22 @@ def test_a_source_with_its_own_prior_or_head_learns_its_labels_apart(
     assert offsets["neutral"] - max(offsets["negative"], offsets["positive"]) > 0.5, offsets
     head = run("head", own_prior=True, own_head=True)
     assert news_accuracy(head) == 1.0
+
+
+def test_a_fine_tune_starts_from_the_given_model_and_records_it(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    base, data = toy
+    first = train(toy_config(base, data, tmp_path / "first"))
+    tuned = train(
+        toy_config(base, data, tmp_path / "tuned", init_from=tmp_path / "first", epochs=1)
+    )
+    assert tuned.init_version == first.model_version
+    # One epoch from a model that already reads the toy task: it reads it from the first step.
+    assert tuned.holdout["sources"]["sentfin-news"]["accuracy"] == 1.0
+    record = json.loads((tmp_path / "tuned" / "training.json").read_text())
+    assert record["init_from"]["model_version"] == first.model_version
+    assert (
+        f"Fine-tuned from `{tmp_path / 'first'}` (version `{first.model_version}`)"
+        in (tmp_path / "tuned" / "README.md").read_text()
+    )

@@ -57,6 +57,11 @@ def render_card(directory: Path) -> str:
         f"- Model version (content hash): `{training['model_version']}`",
         f"- Base encoder: `{training['base_model']}`",
         f"- Produced by: `{training['command']}`",
+        *(
+            f"- Fine-tuned from `{i['directory']}` (version `{i['model_version']}`)"
+            for i in [training.get("init_from")]
+            if i
+        ),
         *(_teacher_line(t, directory) for t in training.get("teachers", [])),
         *(
             f"- Prior-corrected from version `{c['source_model_version']}` by `{c['command']}`"

@@ -93,6 +93,7 @@ class TrainResult:
     seconds: float
     holdout: dict[str, Any] = field(default_factory=dict)
     teacher_versions: list[str] = field(default_factory=list)  # as loaded, in cfg.teachers order
+    init_version: str | None = None  # the model --init-from loaded, as loaded
     resumed_at: list[int] = field(default_factory=list)  # steps this run was resumed from
     calibration: dict[str, Any] = field(default_factory=dict)  # temperatures, holdout ECE
     source_priors: dict[str, Any] = field(default_factory=dict)  # learnt per-source offsets

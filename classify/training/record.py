@@ -68,6 +68,11 @@ def write_training_record(cfg: TrainConfig, result: TrainResult, command: str) -
         },
         "source_priors": result.source_priors,
         "hyperparameters": hyperparameters(cfg),
+        "init_from": (
+            {"directory": str(cfg.init_from), "model_version": result.init_version}
+            if cfg.init_from is not None
+            else None
+        ),
         "teachers": [
             {"directory": str(t), "model_version": v}
             for t, v in zip(cfg.teachers, result.teacher_versions, strict=True)

@@ -135,6 +135,7 @@ def train(
         log.info("%d perturbed copies added, labelled by the teachers only", len(copies))
     rows = train_ex + [Example(text=text) for text in copies]  # copies: both heads masked
 
+    init_version: str | None = None
     if cfg.init_from is not None:
         model, tokenizer, init_version = load_model(cfg.init_from)
         model.config.max_length, model.config.head_dropout = cfg.max_length, cfg.head_dropout
@@ -354,6 +355,7 @@ def train(
         seconds=run.seconds + time.monotonic() - started,
         holdout=run.best_report,
         teacher_versions=teacher_versions,
+        init_version=init_version,
         resumed_at=run.resumed_at,
         calibration=calibration,
         source_priors=priors.learnt(),
