@@ -38,6 +38,9 @@ class EntityModelConfig:
     sentiments: list[str] = field(default_factory=lambda: list(SENTIMENTS))
     max_length: int = 64  # tokens of the pair; the headline is truncated, never the entity
     head_dropout: float = 0.1  # dropout on the pooled vector, training only
+    # Wrap the entity's first mention in the headline in brackets, so the model sees which
+    # words the first segment points at ("Tata Steel gains as [ JSW ] slips").
+    mark_entity: bool = False
 
     def save(self, directory: Path) -> None:
         (directory / CONFIG).write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -68,12 +71,16 @@ class EntitySentimentModel(nn.Module):
         return self.head(self.dropout(pooled))  # (B, 3)
 
 
-def from_headline_model(headline_dir: Path, *, max_length: int) -> tuple[EntitySentimentModel, Any]:
+def from_headline_model(
+    headline_dir: Path, *, max_length: int, mark_entity: bool = False
+) -> tuple[EntitySentimentModel, Any]:
     """A new entity model holding a copy of the headline model's encoder and sentiment head."""
     from classify.model import load_model
 
     headline, tokenizer, _version = load_model(headline_dir)
-    config = EntityModelConfig(init_from=str(headline_dir), max_length=max_length)
+    config = EntityModelConfig(
+        init_from=str(headline_dir), max_length=max_length, mark_entity=mark_entity
+    )
     model = EntitySentimentModel(headline.encoder, config)
     if list(headline.config.sentiments) != config.sentiments:
         raise ModelLoadError(f"{headline_dir}: sentiment labels differ from {config.sentiments}")

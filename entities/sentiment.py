@@ -41,11 +41,23 @@ def pad_pairs(rows: Sequence[dict[str, list[int]]], pad_id: int) -> tuple[torch.
     return ids, mask, types
 
 
-def encode_pairs(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int) -> list[Any]:
-    """Tokenise (entity, headline) pairs; only the headline is ever truncated."""
+def mark(title: str, entity: str) -> str:
+    """``title`` with the first mention of ``entity`` (any case) wrapped in brackets."""
+    i = title.lower().find(entity.lower())
+    if i < 0 or not entity:
+        return title
+    j = i + len(entity)
+    return f"{title[:i]}[ {title[i:j]} ]{title[j:]}"
+
+
+def encode_pairs(
+    tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int, *, marked: bool = False
+) -> list[Any]:
+    """Tokenise (entity, headline) pairs; only the headline is ever truncated. ``marked``:
+    the entity's mention in the headline is bracketed (``EntityModelConfig.mark_entity``)."""
     encoded = tokenizer(
         [model_text(e) for e, _ in pairs],
-        [model_text(t) for _, t in pairs],
+        [model_text(mark(t, e) if marked else t) for e, t in pairs],
         truncation="only_second",
         max_length=max_length,
     )
@@ -113,7 +125,9 @@ class EntitySentiment:
         out = np.zeros((len(pairs), len(self.sentiments)), dtype=np.float32)
         if not pairs:
             return out
-        rows = encode_pairs(self.tokenizer, pairs, self.max_length)
+        rows = encode_pairs(
+            self.tokenizer, pairs, self.max_length, marked=self.model.config.mark_entity
+        )
         pad_id = self.tokenizer.pad_token_id or 0
         lengths = [len(r["input_ids"]) for r in rows]
 

@@ -96,9 +96,16 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         valid_rows = valid_rows[: args.limit_valid]
     log.info("entity examples: %d train, %d valid", len(train_rows), len(valid_rows))
 
-    model, tokenizer = from_headline_model(args.init_from, max_length=args.max_length)
+    model, tokenizer = from_headline_model(
+        args.init_from, max_length=args.max_length, mark_entity=args.mark_entity
+    )
     label = {s: i for i, s in enumerate(model.config.sentiments)}
-    encoded = encode_pairs(tokenizer, [(e.entity, e.title) for e in train_rows], args.max_length)
+    encoded = encode_pairs(
+        tokenizer,
+        [(e.entity, e.title) for e in train_rows],
+        args.max_length,
+        marked=args.mark_entity,
+    )
     targets = torch.tensor([label[e.sentiment] for e in train_rows])
     pad_id = tokenizer.pad_token_id or 0
     steps_per_epoch = math.ceil(len(encoded) / args.batch_size)
@@ -183,7 +190,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-length", type=int, default=settings.entities.max_length)
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (CPUs with AMX/AVX-512)")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument(
+        "--mark-entity", action="store_true", help="bracket the entity's mention in the headline"
+    )
+    p.add_argument("--threads", type=int, default=None, help="1 trains fastest on a busy CPU")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--limit-train", type=int, default=0, help="train on this many rows (tests)")
     p.add_argument("--limit-valid", type=int, default=0, help="score this many rows (tests)")

@@ -73,6 +73,14 @@ def test_the_split_keeps_every_headline_on_one_side(tmp_path: Path) -> None:
     assert all(e.entities_in_title == 2 for e in mixed_valid)
 
 
+def test_the_entity_mention_is_bracketed_once_in_any_case() -> None:
+    from entities.sentiment import mark
+
+    assert mark("Tata Steel gains as JSW slips", "jsw") == "Tata Steel gains as [ JSW ] slips"
+    assert mark("JSW v JSW", "JSW") == "[ JSW ] v JSW"
+    assert mark("no mention", "Acme") == "no mention"
+
+
 def test_scores_and_the_report_by_subset() -> None:
     assert scores(["negative", "positive", "neutral", "negative"], ["negative"] * 4) == {
         "n": 4,
@@ -98,7 +106,8 @@ def test_a_tiny_training_run_saves_a_model_that_loads_and_reports(
     data = write_sentfin(tmp_path / "data", copies=12)
     out = tmp_path / "entity-model"
     args = ["--output-dir", str(out), "--data-dir", str(data), "--init-from", str(tiny_model_dir)]
-    assert main([*args, "--epochs", "2", "--batch-size", "8", "--max-length", "24"]) == 0
+    options = ["--epochs", "2", "--batch-size", "8", "--max-length", "24", "--mark-entity"]
+    assert main([*args, *options]) == 0
     result = json.loads((out / "eval-valid.json").read_text())
     assert result["model_version"].startswith("ent-")
     for subset in ("overall", "single_entity", "multi_entity", "mixed_sentiment"):
@@ -108,6 +117,7 @@ def test_a_tiny_training_run_saves_a_model_that_loads_and_reports(
     from entities.sentiment import EntitySentiment
 
     engine = EntitySentiment.from_dir(out)
+    assert engine.model.config.mark_entity
     pairs = [("acme", "acme up apple down 1"), ("apple", "acme up apple down 1"), ("acme", "x")]
     verdicts = engine.predict(pairs)
     assert [v.model_version for v in verdicts] == [result["model_version"]] * 3
