@@ -64,6 +64,10 @@ def train(
         float, typer.Option(help="Share of the soft-target loss when distilling (0-1).")
     ] = 0.5,
     distill_temperature: float = 2.0,
+    distill_head: Annotated[
+        list[str] | None,
+        typer.Option(help="Distil this head only ('topic' or 'sentiment'; repeat; default both)."),
+    ] = None,
     augment: Annotated[
         float,
         typer.Option(help="Teacher-labelled perturbed copies per train row (needs --teacher)."),
@@ -154,6 +158,7 @@ def train(
         teacher_cache=teacher_cache,
         distill_weight=distill_weight,
         distill_temperature=distill_temperature,
+        distill_heads=tuple(distill_head or ("topic", "sentiment")),
         augment=augment,
         ema_decay=ema_decay,
         max_steps=max_steps,

@@ -297,3 +297,20 @@ def test_the_live_path_never_loads_the_training_workshop() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_distillation_can_be_kept_to_one_head() -> None:
+    """With the topic head alone distilled, the sentiment targets do not enter the loss."""
+    t_logits, s_logits = torch.randn(4, 20), torch.randn(4, 3)
+    t_soft = torch.softmax(torch.randn(4, 20), -1)
+    s_soft, other_s_soft = (
+        torch.softmax(torch.randn(4, 3), -1),
+        torch.softmax(torch.randn(4, 3), -1),
+    )
+    both = distillation_loss(t_logits, s_logits, t_soft, s_soft, 2.0)
+    assert both != distillation_loss(t_logits, s_logits, t_soft, other_s_soft, 2.0)
+    topic_only = distillation_loss(t_logits, s_logits, t_soft, s_soft, 2.0, ("topic",))
+    assert topic_only == distillation_loss(
+        t_logits, s_logits, t_soft, other_s_soft, 2.0, ("topic",)
+    )
+    assert 0 < topic_only < both

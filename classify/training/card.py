@@ -24,6 +24,10 @@ def _metrics_rows(report: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _yes(flag: object) -> str:
+    return "yes" if flag else ""
+
+
 def _f(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
@@ -84,15 +88,20 @@ def render_card(directory: Path) -> str:
         "",
         "## Training data (train splits only)",
         "",
-        "| file | sha256 |",
-        "|---|---|",
-        *(f"| `{d['file']}` | `{d['sha256']}` |" for d in training["data"].values()),
+        "| source | file | head | weight | own prior | own head | sha256 |",
+        "|---|---|---|---:|---|---|---|",
+        *(
+            f"| {name} | `{d['file']}` | {d.get('head', name)} | {d.get('weight', 1.0)} | "
+            f"{_yes(d.get('own_prior'))} | {_yes(d.get('own_head'))} | `{d['sha256']}` |"
+            for name, d in training["data"].items()
+        ),
         "",
         "## Hyper-parameters",
         "",
         "| name | value |",
         "|---|---|",
-        *(f"| {k} | `{v}` |" for k, v in training["hyperparameters"].items()),
+        # The sources are the table above (their label maps are in training.json).
+        *(f"| {k} | `{v}` |" for k, v in training["hyperparameters"].items() if k != "sources"),
         "",
         "## Metrics",
         "",

@@ -65,6 +65,10 @@ class TrainConfig:
     teacher_cache: Path | None = None  # keep the teachers' scores of the train texts here
     distill_weight: float = 0.5  # share of the soft-target loss; the rest is the gold labels
     distill_temperature: float = 2.0
+    # Which heads learn from the teachers' soft targets. "topic" alone keeps a tweet-trained
+    # teacher's topics on the news rows (which carry no topic label) without pulling the
+    # sentiment head back to the tweets' reading of news.
+    distill_heads: tuple[str, ...] = ("topic", "sentiment")
     # Perturbed copies of the train texts per train row, labelled by the teachers alone
     # (classify/training/augment.py; 0: none). Fixed ``augment_seed``: every seed shares the copies.
     augment: float = 0.0

@@ -163,11 +163,16 @@ def distillation_loss(
     topic_targets: Tensor,
     sentiment_targets: Tensor,
     temperature: float,
+    heads: tuple[str, ...] = ("topic", "sentiment"),
 ) -> Tensor:
-    """KL(teacher || student) at temperature T for both heads, scaled by T² (Hinton et al.) so
-    its gradients stay comparable to the hard-label loss as T changes."""
+    """KL(teacher || student) at temperature T for the ``heads`` named, scaled by T² (Hinton et
+    al.) so its gradients stay comparable to the hard-label loss as T changes."""
     total = topic_logits.new_zeros(())
-    for logits, targets in ((topic_logits, topic_targets), (sentiment_logits, sentiment_targets)):
+    pairs = {
+        "topic": (topic_logits, topic_targets),
+        "sentiment": (sentiment_logits, sentiment_targets),
+    }
+    for logits, targets in (pairs[h] for h in heads):
         log_student = F.log_softmax(logits.float() / temperature, dim=-1)
         total = total + F.kl_div(log_student, targets, reduction="batchmean")
     return total * temperature**2

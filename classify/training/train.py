@@ -100,6 +100,8 @@ def train(
             "augment needs teachers (--teacher) and a value of 0 or more: the copies carry no "
             "gold label, only the teachers' soft targets"
         )
+    if not cfg.distill_heads or set(cfg.distill_heads) - {"topic", "sentiment"}:
+        raise TrainConfigError("distill_heads must name 'topic', 'sentiment' or both")
     if any(t.resolve() == cfg.output_dir.resolve() for t in cfg.teachers):
         raise TrainConfigError("a teacher cannot be the output directory: training overwrites it")
     started = time.monotonic()
