@@ -50,18 +50,21 @@ def iso(at: datetime | None) -> str | None:
 def series(
     rows: list[Any], grid: list[datetime], key: str = "topic"
 ) -> dict[str, dict[str, list[Any]]]:
-    """Rows of (bucket, <key>, headlines, negative) as aligned per-key arrays over ``grid``:
-    volume (0 where nothing was published) and negative share (null there)."""
+    """Rows of (bucket or slot, <key>, headlines, negative) as aligned per-key arrays over
+    ``grid``: volume (0 where nothing was published) and negative share (null there). A row with
+    ``slot`` names its grid position itself (see overview.SERIES); one with ``bucket`` is
+    looked up."""
     index = {at: i for i, at in enumerate(grid)}
+    slotted = bool(rows) and "slot" in rows[0]._fields
     out: dict[str, dict[str, list[Any]]] = {}
     for row in rows:
-        i = index.get(row.bucket)
-        if i is None:
+        i = row.slot if slotted else index.get(row.bucket)
+        if i is None or not 0 <= i < len(grid):
             continue
         name = getattr(row, key)
-        entry = out.setdefault(
-            name, {"headlines": [0] * len(grid), "negative": [0] * len(grid), "share": []}
-        )
+        entry = out.get(name)
+        if entry is None:  # not setdefault: that would build two grid-long lists per row
+            entry = out[name] = {"headlines": [0] * len(grid), "negative": [0] * len(grid)}
         entry["headlines"][i] += int(row.headlines)
         entry["negative"][i] += int(row.negative)
     for entry in out.values():

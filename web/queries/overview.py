@@ -10,9 +10,12 @@ from sqlalchemy import Connection, text
 
 from web.queries.common import RANGES, buckets, floor_to, iso, series, share
 
+# Each row's place on the chart's grid computed by PostgreSQL: 14,400 rows for 30 days, where
+# parsing and hashing as many time-zone-aware datetimes in Python cost more than the query.
 SERIES = text(
     """
-    SELECT bucket, topic, headlines, negative
+    SELECT (extract(epoch FROM bucket - :start)::bigint / :grain)::int AS slot,
+           topic, headlines, negative
     FROM v_topic_sentiment_rollup
     WHERE grain_s = :grain AND bucket >= :start
     ORDER BY bucket, topic
