@@ -347,6 +347,7 @@ def ingest_kills(
         ]
         url = f"http://127.0.0.1:{stack.push_port}/headlines"
         done = threading.Event()
+        accepted = [0]  # headlines the endpoint accepted so far
 
         def client() -> None:
             with httpx.Client(timeout=5) as http:
@@ -355,20 +356,23 @@ def ingest_kills(
                     for _ in range(600):  # at most ~5 minutes per batch
                         try:
                             if http.post(url, json=body).status_code == 202:
+                                accepted[0] += len(body)
                                 break
                         except httpx.HTTPError:
                             pass
                         time.sleep(0.5)
-                    time.sleep(0.05)
+                    time.sleep(0.5)  # a steady stream (~100/s), so the kills land mid-push
             done.set()
 
         started = time.monotonic()
         stack.supervisor.start()
         pusher = threading.Thread(target=client, daemon=True)
         pusher.start()
-        for _ in range(kills):
-            stack.pump(lambda: stack.count() > 0, 120)
-            stack.pump(lambda: done.is_set(), rng.uniform(1.0, 4.0))
+        for k in range(kills):
+            # Mid-push: once another share of the headlines was accepted, plus a random moment.
+            share = (k + 1) * headlines // (kills + 1)
+            stack.pump(lambda share=share: accepted[0] >= share or done.is_set(), 120)
+            stack.pump(done.is_set, rng.uniform(0.0, 1.0))
             if done.is_set():
                 break
             stack.kill("ingest")
@@ -380,8 +384,10 @@ def ingest_kills(
         conn = psycopg2.connect(stack.dsn)
         with conn.cursor() as cur:
             cur.execute(
+                # Only the client's headlines: the worker's default demo replay adds its own.
                 "SELECT h.title, count(c.id) FROM headlines h "
-                "LEFT JOIN classifications c ON c.headline_id = h.id GROUP BY h.id, h.title"
+                "LEFT JOIN classifications c ON c.headline_id = h.id WHERE h.source = 'chaos' "
+                "GROUP BY h.id, h.title"
             )
             stored = cur.fetchall()
         conn.close()
