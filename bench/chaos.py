@@ -244,15 +244,19 @@ class Stack:
         first = next(t for t, n in self.samples if t > moment and n > before)
         return first - moment
 
-    def child(self, name: str) -> int:
-        for child in self.supervisor.children:
-            if child.spec.name == name and child.proc is not None:
-                return child.proc.pid
-        raise LookupError(name)
-
     def kill(self, name: str) -> float:
-        os.kill(self.child(name), signal.SIGKILL)
-        return time.monotonic()
+        """SIGKILL worker ``name``; returns the moment, with the rows stored by then sampled
+        after the process is gone (a batch committed just before the kill is not its
+        successor's)."""
+        proc = next(c.proc for c in self.supervisor.children if c.spec.name == name)
+        assert proc is not None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        moment = time.monotonic()
+        got = self.stored()
+        if got is not None:
+            self.samples.append((moment, got[0]))
+        return moment
 
     def starts(self) -> list[float]:
         """Exec → first stored batch of every classify process, from its start-up log lines."""
