@@ -19,9 +19,18 @@ BIN = Path(sys.executable).parent / "tapewatch"
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["fp32", "int8"])
-def predictor(request: pytest.FixtureRequest) -> Predictor:
+def predictor(request: pytest.FixtureRequest) -> tuple[Predictor, bool]:
     """The engine as shipped, and with the CPU int8 option a user may turn on."""
-    return Predictor.from_dir(MODEL_DIR, device="cpu", quantize_int8=request.param)
+    return Predictor.from_dir(MODEL_DIR, device="cpu", quantize_int8=request.param), request.param
+
+
+# Clear headlines the shipped model gets wrong under int8 only, with why. Each one is asserted to
+# be still wrong, so one that the next model gets right fails here until it leaves the list.
+KNOWN_INT8_MISSES = {
+    # The news fine-tune flattened the topic head on this headline (fp32: Dividend 0.24, Stock
+    # Movement 0.14); int8 rounding tips it to Stock Movement 0.16 against Dividend 0.14.
+    "Acme raises quarterly dividend by 10%": "int8 topic: Stock Movement by 0.02 over Dividend",
+}
 
 
 def test_shipped_model_is_small_and_complete() -> None:
@@ -45,13 +54,30 @@ def test_shipped_model_is_small_and_complete() -> None:
         ("Oil prices jump as OPEC+ agrees deeper output cuts", "Energy | Oil", None),
         ("Acme to acquire Widget Inc in $2 billion deal", "M&A | Investments", None),
         ("Acme beats earnings estimates, revenue up 15%", None, "positive"),
+        # News-headline style: Title Case, magnitudes and currencies, no cashtags or links. The
+        # model reads news, not only tweets: polar headlines are not "neutral".
+        ("Sensex Has Worst Day Since March As Bank, IT Stocks Fall", None, "negative"),
+        ("Nikkei −3.2% As Exporters Slump On Stronger Yen", None, "negative"),
+        ("Globex Q2 Net Loss Widens To Rs 410 Crore", None, "negative"),
+        ("Hooli To Cut 12,000 Jobs As Ad Revenue Slides", None, "negative"),
+        ("Regulator Fines Acme Bank $1.2bn Over Money-Laundering Failures", None, "negative"),
+        ("Brent crude slumps 6% as demand fears deepen", "Energy | Oil", "negative"),
+        ("Initech Shares Hit Record High After Upbeat Guidance", None, "positive"),
+        ("Globex Q3 Profit Jumps 40% To Rs 1,200 Crore, Beats Estimates", None, "positive"),
+        ("Fed’s Powell: “No Hurry” To Cut Rates", "Fed | Central Banks", None),
+        ("Acme To Announce Third-Quarter Results On October 24", None, "neutral"),
     ],
 )
 def test_clear_headlines(
-    predictor: Predictor, headline: str, topic: str | None, sentiment: str | None
+    predictor: tuple[Predictor, bool], headline: str, topic: str | None, sentiment: str | None
 ) -> None:
-    (p,) = predictor.predict_batch([headline])
+    engine, int8 = predictor
+    (p,) = engine.predict_batch([headline])
     assert isinstance(p, Prediction)
+    right = (topic is None or p.topic == topic) and (sentiment is None or p.sentiment == sentiment)
+    if int8 and headline in KNOWN_INT8_MISSES:
+        assert not right, "int8 reads this headline right now: take it off KNOWN_INT8_MISSES"
+        pytest.xfail(KNOWN_INT8_MISSES[headline])
     if topic is not None:
         assert p.topic == topic, p.probabilities["topic"]
     if sentiment is not None:
