@@ -34,7 +34,7 @@ CONFIG = "entity_config.json"
 class EntityModelConfig:
     """Saved with the weights: what the model is and how it reads its input."""
 
-    init_from: str  # the headline model whose encoder and sentiment head it started from
+    init_from: str  # the headline model (name and version) whose encoder and head it started from
     sentiments: list[str] = field(default_factory=lambda: list(SENTIMENTS))
     max_length: int = 64  # tokens of the pair; the headline is truncated, never the entity
     head_dropout: float = 0.1  # dropout on the pooled vector, training only
@@ -77,9 +77,10 @@ def from_headline_model(
     """A new entity model holding a copy of the headline model's encoder and sentiment head."""
     from classify.model import load_model
 
-    headline, tokenizer, _version = load_model(headline_dir)
+    headline, tokenizer, version = load_model(headline_dir)
+    # Name and version, not the path: the path is this machine's, the version is the model's.
     config = EntityModelConfig(
-        init_from=str(headline_dir), max_length=max_length, mark_entity=mark_entity
+        init_from=f"{headline_dir.name} {version}", max_length=max_length, mark_entity=mark_entity
     )
     model = EntitySentimentModel(headline.encoder, config)
     if list(headline.config.sentiments) != config.sentiments:

@@ -72,13 +72,22 @@ class EntityTagger:
             name = device
             if name == "auto":
                 name = "cuda" if torch.cuda.is_available() else "cpu"
+            from classify.hardware import native_bf16
+
+            bf16 = native_bf16(torch.device(name)) if config.bf16 is None else config.bf16
             sentiment = EntitySentiment.from_dir(
                 config.model_dir,
                 device=name,
                 max_length=config.max_length,
                 workers=workers or len(os.sched_getaffinity(0)),
+                bf16=bf16,
             )
-            log.info("entity model %s loaded from %s", sentiment.version, config.model_dir)
+            log.info(
+                "entity model %s loaded from %s (bf16 %s)",
+                sentiment.version,
+                config.model_dir,
+                bf16,
+            )
             return sentiment
 
         return cls(matcher, load)

@@ -148,18 +148,32 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     engine = EntitySentiment.from_dir(args.output_dir, max_length=args.max_length)
     entity_pred = [v.sentiment for v in engine.predict([(e.entity, e.title) for e in valid_rows])]
     base_pred = baseline_predictions(args.init_from, valid_rows)
+    from classify.model import model_version
+
     result = {
         "model_version": engine.version,
-        "baseline": f"headline sentiment of {args.init_from}",
+        "init_from": model.config.init_from,
+        "baseline": f"headline sentiment of {args.init_from.name} {model_version(args.init_from)}",
         "valid": report(valid_rows, {"entity_model": entity_pred, "headline_baseline": base_pred}),
         "train_examples": len(train_rows),
         "train_seconds": round(train_s, 1),
         "steps": step,
-        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "args": {k: _portable(v) for k, v in vars(args).items()},
     }
     (args.output_dir / "eval-valid.json").write_text(json.dumps(result, indent=2) + "\n")
     log.info("saved %s to %s", version, args.output_dir)
     return result
+
+
+def _portable(value: Any) -> Any:
+    """A path as the repository's documents write it (no machine's directories)."""
+    if not isinstance(value, Path):
+        return value
+    text = str(value.resolve())
+    for root, name in ((REPO_ROOT, "<repo>"), (REPO_ROOT.parent, "<repo>/..")):
+        if text.startswith(str(root) + "/") or text == str(root):
+            return name + text[len(str(root)) :]
+    return value.name
 
 
 def render_table(result: dict[str, Any]) -> str:
