@@ -3,8 +3,10 @@ real PostgreSQL with seeded data and a writer that keeps storing new headlines (
 ``store_classified``, so the rollup trigger runs) while the pages are open.
 
 Every page loads and draws its charts with data, the headline list grows without a reload,
-hostile titles and links stay text, nothing logs a console error and no request leaves
-loopback. Screenshots of every page are saved in the test's temporary directory."""
+hostile titles and links stay text, an analyst's verdict on an alert and corrections of a
+headline land in the feedback tables (and a refused one shows the server's reason), nothing
+else logs a console error and no request leaves loopback. Screenshots of every page are saved
+in the test's temporary directory."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
+from sqlalchemy import TextClause, text
 
 from storage import make_engine, session_scope
 from storage.repository import store_classified
@@ -131,6 +134,27 @@ def _drawn(page: Page, selector: str) -> int:
     return int(page.eval_on_selector(selector, "e => e.dataset.drawn"))
 
 
+VERDICTS = text(
+    "SELECT f.alert_id, f.analyst, f.verdict, f.comment, f.model_version FROM alert_feedback f "
+    "ORDER BY f.id"
+)
+CORRECTIONS = text(
+    "SELECT headline_id, analyst, shown_sentiment, sentiment, topic, model_version "
+    "FROM headline_feedback ORDER BY id"
+)
+SHOWN_VERSION = text("SELECT model_version FROM v_headlines WHERE id = :headline_id")
+
+
+def _feedback(database_url: str, query: TextClause, **params: object) -> list[tuple]:
+    """What the feedback tables hold, read as the main user (the app's roles cannot)."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with session_scope(engine) as session:
+            return [tuple(r) for r in session.execute(query, params)]
+    finally:
+        engine.dispose()
+
+
 def test_every_page_in_a_real_browser(
     database_url: str, browser_context: BrowserContext, tmp_path: Path
 ) -> None:
@@ -176,6 +200,19 @@ def test_every_page_in_a_real_browser(
         )
         evidence = page.locator("#evidence-headlines li").first
         assert evidence.locator("span").first.inner_text() == EVIL_TITLE  # text, not a link
+        # The analyst's verdict: refused in the page without a name, then recorded.
+        page.click("#verdict-useful")
+        _until(page, "document.querySelector('#verdict-status').textContent.includes('name')")
+        assert "bad" in page.get_attribute("#verdict-status", "class")
+        page.fill("#analyst", "Ana Lyst")
+        page.fill("#verdict-comment", "one outlet's story, syndicated")
+        page.click("#verdict-false-alarm")
+        _until(page, "document.querySelector('#verdict-status').textContent.startsWith('recorded')")
+        assert "ok" in page.get_attribute("#verdict-status", "class")
+        assert page.input_value("#verdict-comment") == ""
+        assert _feedback(database_url, VERDICTS) == [
+            (seeded.alert_id, "Ana Lyst", "false_alarm", "one outlet's story, syndicated", None)
+        ]
         _shot(page, shots, "alert")
 
         # Headlines: the hostile one is text; the list grows as the writer stores more.
@@ -191,6 +228,38 @@ def test_every_page_in_a_real_browser(
         assert hostile.evaluate("e => e.tagName") == "SPAN"  # javascript: never becomes a link
         assert page.locator("#headlines img, #headlines b, #headlines script").count() == 0
         assert page.locator("a[href^='javascript']").count() == 0
+        # Correcting a headline: the name typed on the alert page is remembered. A name the
+        # endpoint refuses (over 200 characters) shows the server's reason; then it is recorded.
+        assert page.input_value("#analyst") == "Ana Lyst"
+        target = page.locator("#headlines tbody tr", has=page.locator(".title", has_text="crashes"))
+        headline_id = target.get_attribute("data-id")
+        status = target.locator(".feedback-status")
+        choice = target.locator("select.fix-sentiment option").nth(1).get_attribute("value")
+        target.locator("select.fix-sentiment").select_option(choice)
+        page.fill("#analyst", "x" * 201)
+        target.locator("button.send-sentiment").click()
+        status.filter(has_text="not recorded").wait_for()
+        assert "at most 200 characters" in status.inner_text()
+        target.screenshot(path=str(shots / "headline-feedback-refused.png"))
+        assert _feedback(database_url, CORRECTIONS) == []
+        refused = [e for e in errors if "status of 422" in e]
+        assert len(refused) == 1  # the browser logs the refused POST; nothing else may error
+        errors.remove(refused[0])
+        page.fill("#analyst", "Ana Lyst")
+        target.locator("button.send-sentiment").click()
+        status.filter(has_text=f"recorded: sentiment is {choice}").wait_for()
+        topic = target.locator("select.fix-topic")
+        topic.select_option("Legal | Regulation")
+        target.locator("button.send-topic").click()
+        status.filter(has_text="recorded: topic is Legal | Regulation").wait_for()
+        shown = target.locator("td").nth(3).inner_text().split()[0]
+        [(version,)] = _feedback(database_url, SHOWN_VERSION, headline_id=headline_id)
+        assert _feedback(database_url, CORRECTIONS) == [
+            (headline_id, "Ana Lyst", shown, choice, None, version),
+            (headline_id, "Ana Lyst", shown, None, "Legal | Regulation", version),
+        ]
+        assert choice != shown and version
+        target.screenshot(path=str(shots / "headline-feedback.png"))
         _shot(page, shots, "headlines")
 
         page.goto(f"{base}/headlines?q=zorblax")
@@ -219,6 +288,8 @@ def test_every_page_in_a_real_browser(
         "alert.png",
         "alerts.png",
         "api.png",
+        "headline-feedback-refused.png",
+        "headline-feedback.png",
         "headlines.png",
         "overview.png",
         "pipeline.png",

@@ -5,11 +5,14 @@ the scripts only ever set text, never markup."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+
+from classify.labels import TOPICS
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 router = APIRouter(include_in_schema=False)
@@ -56,7 +59,8 @@ def alert_page(request: Request, alert_id: int) -> HTMLResponse:
 
 @router.get("/headlines", response_class=HTMLResponse)
 def headlines_page(request: Request) -> HTMLResponse:
-    return _page(request, "headlines.html", "Headlines")
+    # The topics a correction may name: the classifier's labels, not database text.
+    return _page(request, "headlines.html", "Headlines", topics=json.dumps(list(TOPICS)))
 
 
 @router.get("/pipeline", response_class=HTMLResponse)

@@ -5,6 +5,35 @@
 (() => {
   const { el, pct, num, time } = TW;
   const id = document.body.dataset.alertId;
+  const analyst = Feedback.analystField(document.getElementById("analyst"));
+  let shownVersion = null; // the model version the alert's evidence names
+
+  // "Useful" / "false alarm", with an optional comment.
+  const buttons = {
+    useful: document.getElementById("verdict-useful"),
+    false_alarm: document.getElementById("verdict-false-alarm"),
+  };
+  for (const [verdict, button] of Object.entries(buttons)) {
+    button.addEventListener("click", async () => {
+      const comment = document.getElementById("verdict-comment");
+      const body = {
+        alert_id: Number(id),
+        analyst: analyst(),
+        verdict,
+        model_version: shownVersion,
+        comment: comment.value.trim() || null,
+      };
+      const label = verdict === "useful" ? "useful" : "a false alarm";
+      const sent = await Feedback.send(
+        "alert",
+        body,
+        document.getElementById("verdict-status"),
+        Object.values(buttons),
+        `recorded: ${label}${body.comment ? " (with your comment)" : ""}, thank you`,
+      );
+      if (sent) comment.value = "";
+    });
+  }
 
   function at(iso) {
     return iso ? Date.parse(iso) / 1000 : null;
@@ -29,6 +58,7 @@
     const data = await TW.getJSON(`/api/v1/alerts/${encodeURIComponent(id)}`);
     const a = data.alert;
     const ev = a.evidence || {};
+    shownVersion = typeof ev.model_version === "string" ? ev.model_version : null;
     document.getElementById("summary").replaceChildren(
       el("span", { class: `state ${a.state}` }, a.state),
       ` ${a.topic} · started ${time(a.started_at)} · fired ${time(a.fired_at)} · ended ${time(a.ended_at)}`,

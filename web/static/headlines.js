@@ -16,6 +16,49 @@
   const shown = new Map(); // cluster (or id) -> its row
   let newest = null;
   let oldest = null;
+  const analyst = Feedback.analystField(document.getElementById("analyst"));
+  const TOPICS = JSON.parse(document.body.dataset.topics || "[]");
+  const SENTIMENTS = ["negative", "neutral", "positive"];
+
+  // "sentiment is really …" / "topic is really …": a select and a button each; the body names
+  // what the row showed and the model version that showed it.
+  function correction(h, head, prompt, choices) {
+    const select = el(
+      "select",
+      { class: `fix-${head}`, "aria-label": prompt },
+      el("option", { value: "" }, prompt),
+      ...choices.filter((c) => c !== h[head]).map((c) => el("option", { value: c }, c)),
+    );
+    const button = el("button", { type: "button", class: `send-${head}` }, "Send");
+    const line = el("div", { class: "fix" }, select, button);
+    button.addEventListener("click", async () => {
+      const status = line.closest("td").querySelector(".feedback-status");
+      if (!select.value) {
+        Feedback.show(status, false, `choose what the ${head} really is`);
+        return;
+      }
+      const body = {
+        headline_id: h.id,
+        analyst: analyst(),
+        model_version: h.model_version,
+        shown_topic: h.topic,
+        shown_sentiment: h.sentiment,
+        [head]: select.value,
+      };
+      await Feedback.send("headline", body, status, [button], `recorded: ${head} is ${select.value}`);
+    });
+    return line;
+  }
+
+  function feedbackCell(h) {
+    return el(
+      "td",
+      { class: "feedback" },
+      correction(h, "sentiment", "sentiment is really…", SENTIMENTS),
+      correction(h, "topic", "topic is really…", TOPICS),
+      el("span", { class: "feedback-status", role: "status" }),
+    );
+  }
 
   function sentimentCell(h) {
     if (!h.sentiment) return el("td", { class: "muted" }, "not classified yet");
@@ -45,6 +88,7 @@
       el("td", {}, h.source),
       el("td", {}, h.tickers.join(" ")),
       el("td", { class: "muted nowrap" }, h.model_version || "–"),
+      feedbackCell(h),
     );
   }
 
