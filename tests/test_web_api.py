@@ -4,10 +4,11 @@ real uvicorn on loopback, read through the read-only login role."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import create_engine, text
 
 from tests.web_seed import EVIL_TITLE, EVIL_URL, Seeded, seed
 from tests.web_server import get, serve
@@ -59,6 +60,50 @@ def test_overview_shares_and_volumes_come_from_the_rollups(base: str, seeded: Se
     )
     assert total_7d == seeded.headlines  # every seeded headline counted once
     assert get(base, "/api/v1/overview?range=2y").status_code == 422
+
+
+def test_overview_arrays_built_in_sql_match_the_rollup_cell_by_cell(
+    base: str, seeded: Seeded, database_url: str
+) -> None:
+    response = get(base, "/api/v1/overview?range=24h")
+    assert response.headers["content-type"].startswith("application/json")
+    data = response.json()  # the spliced, PostgreSQL-encoded topics parse as one JSON answer
+    assert data["query_ms"] >= 0 and data["range"] == "24h"
+    grid = [datetime.fromisoformat(b) for b in data["buckets"]]
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        cells = {
+            (r.topic, r.bucket): (r.headlines, r.negative)
+            for r in conn.execute(
+                text(
+                    "SELECT topic, bucket, headlines, negative FROM topic_sentiment_rollup "
+                    "WHERE grain_s = 300 AND bucket >= :first AND headlines > 0"
+                ),
+                {"first": grid[0]},
+            )
+        }
+    engine.dispose()
+    topics = data["topics"]
+    volumes = [sum(t["headlines"]) for t in topics]
+    assert volumes == sorted(volumes, reverse=True)  # busiest first
+    empty = 0
+    for t in topics:
+        assert len(t["headlines"]) == len(t["negative"]) == len(t["share"]) == len(grid)
+        for at, count, negative, share in zip(
+            grid, t["headlines"], t["negative"], t["share"], strict=True
+        ):
+            want = cells.get((t["topic"], at))
+            if want is None:
+                empty += 1
+                assert (count, negative, share) == (0, 0, None)
+            else:
+                assert (count, negative) == want
+                # 4 places, the nearest to the exact share (PostgreSQL rounds ties to even)
+                assert share == round(share, 4)
+                assert abs(share - want[1] / want[0]) <= 0.00005 + 1e-12
+    assert empty > 0  # the seed leaves some buckets empty: the nulls are exercised
+    rows = {r["topic"]: r["volume"] for r in data["rows"]}
+    assert all(rows[t["topic"]] == sum(t["headlines"]) for t in topics)
 
 
 def test_alerts_filter_and_detail_with_evidence_chart_and_every_attempt(

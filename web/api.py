@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 
 from web.db import query
 from web.queries.alerts import alert_detail, list_alerts
+from web.queries.common import RawJSON
 from web.queries.headlines import HeadlineFilter, headlines
 from web.queries.overview import overview
 from web.queries.pipeline import pipeline_db
@@ -27,17 +29,30 @@ def _engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def _plain(answer: dict[str, Any]) -> JSONResponse:
+def _plain(answer: dict[str, Any]) -> Response:
     """An answer of JSON types only (strings, numbers, lists), sent as it is: FastAPI would
     otherwise walk every element through ``jsonable_encoder`` first, which costs more than the
-    queries for a 30-day overview (tens of thousands of numbers)."""
-    return JSONResponse(answer)
+    queries for a 30-day overview (tens of thousands of numbers). Top-level :class:`RawJSON`
+    values (encoded by PostgreSQL) are spliced in without being parsed or encoded again."""
+    raw = {k: v for k, v in answer.items() if isinstance(v, RawJSON)}
+    if not raw:
+        return JSONResponse(answer)
+    # Encoded as JSONResponse encodes; only its closing brace is replaced.
+    head = json.dumps(
+        {k: v for k, v in answer.items() if k not in raw},
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":"),
+    )
+    spliced = ",".join(f"{json.dumps(k)}:{v}" for k, v in raw.items())
+    body = head[:-1] + ("," if len(head) > 2 else "") + spliced + "}"
+    return Response(body.encode(), media_type="application/json")
 
 
 @router.get("/overview", summary="Negative share and volume per topic over a range")
 def get_overview(
     request: Request, range: Annotated[RangeName, Query(description="time range")] = "24h"
-) -> JSONResponse:
+) -> Response:
     ctx = request.app.state.context
     return _plain(query(_engine(request), overview, range, ctx.short_window_s, ctx.baseline_s))
 

@@ -38,6 +38,10 @@ def buckets(start: datetime, end: datetime, grain_s: int) -> list[datetime]:
     return [first + timedelta(seconds=i * grain_s) for i in range(count)]
 
 
+class RawJSON(str):
+    """A value already encoded as JSON (by PostgreSQL), spliced into the answer as it is."""
+
+
 def share(negative: Any, total: Any) -> float | None:
     """negative / total as a float (sums arrive as Decimal); None when nothing was counted."""
     return None if not total else round(float(negative or 0) / float(total), 4)
