@@ -10,7 +10,6 @@ route it like a topic of that name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from alerts import rules
 from alerts.config import AlertsConfig, EntityAlertsConfig
 from alerts.detector import Counts, Thresholds, TopicWindows, detect
 from alerts.state import Alert, step
+from alerts.windows import Bounds
 
 if TYPE_CHECKING:
     from alerts.evaluator import Decision
@@ -73,32 +73,6 @@ MOST_NEGATIVE = text(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class EntityBounds:
-    as_of: datetime
-    short_start: datetime
-    long_start: datetime
-    baseline_start: datetime
-
-    @classmethod
-    def at(cls, as_of: datetime, config: EntityAlertsConfig) -> EntityBounds:
-        long_start = as_of - timedelta(seconds=config.long_window_seconds)
-        return cls(
-            as_of=as_of,
-            short_start=as_of - timedelta(seconds=config.short_window_seconds),
-            long_start=long_start,
-            baseline_start=long_start - timedelta(seconds=config.baseline_seconds),
-        )
-
-    def params(self) -> dict[str, datetime]:
-        return {
-            "as_of": self.as_of,
-            "short_start": self.short_start,
-            "long_start": self.long_start,
-            "baseline_start": self.baseline_start,
-        }
-
-
 def fingerprint(entity_id: str) -> str:
     return rules.fingerprint(f"entity\x00{entity_id}", RULE)
 
@@ -119,7 +93,7 @@ def thresholds(config: EntityAlertsConfig) -> Thresholds:
     )
 
 
-def window_counts(session: Session, bounds: EntityBounds) -> dict[str, tuple[str, TopicWindows]]:
+def window_counts(session: Session, bounds: Bounds) -> dict[str, tuple[str, TopicWindows]]:
     """entity id -> (display name, its three windows), for every entity seen lately."""
     rows = session.execute(WINDOW_COUNTS, bounds.params()).all()
     return {
@@ -129,7 +103,7 @@ def window_counts(session: Session, bounds: EntityBounds) -> dict[str, tuple[str
 
 
 def most_negative(
-    session: Session, entity_id: str, bounds: EntityBounds, limit: int
+    session: Session, entity_id: str, bounds: Bounds, limit: int
 ) -> list[dict[str, Any]]:
     if limit <= 0:
         return []
@@ -172,7 +146,7 @@ def decide_entities(
     cfg = config.entities
     if not cfg.enabled:
         return []
-    bounds = EntityBounds.at(slot_at - timedelta(seconds=config.evaluation_delay_seconds), cfg)
+    bounds = Bounds.at(slot_at - timedelta(seconds=config.evaluation_delay_seconds), cfg)
     counts = window_counts(session, bounds)
     # An entity whose headlines stopped altogether must still be able to resolve.
     for alert in active.values():

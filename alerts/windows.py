@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from alerts.config import AlertsConfig
+from alerts.config import AlertsConfig, EntityAlertsConfig
 from alerts.detector import Counts, TopicWindows
 
 # DISTINCT ON picks each headline's classification by the chosen version, else its newest.
@@ -80,7 +80,7 @@ class Bounds:
     baseline_start: datetime
 
     @classmethod
-    def at(cls, as_of: datetime, config: AlertsConfig) -> Bounds:
+    def at(cls, as_of: datetime, config: AlertsConfig | EntityAlertsConfig) -> Bounds:
         long_start = as_of - timedelta(seconds=config.long_window_seconds)
         return cls(
             as_of=as_of,
