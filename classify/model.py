@@ -209,13 +209,24 @@ def load_model(
 ) -> tuple[HeadlineClassifier, PreTrainedTokenizerBase, str]:
     """Rebuild a saved classifier (eval mode) with its tokenizer and version."""
     config = ModelConfig.load(directory)
+    model = HeadlineClassifier(saved_encoder(directory), config)
+    restore_weights(model, directory, dtype)
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    return model, tokenizer, model_version(directory)
+
+
+def saved_encoder(directory: Path) -> PreTrainedModel:
+    """An encoder built from the config saved in ``directory`` (weights still random)."""
     if not (directory / WEIGHTS).exists():
         raise ModelLoadError(f"{directory / WEIGHTS} not found")
     encoder_config = AutoConfig.from_pretrained(directory / ENCODER_DIR, local_files_only=True)
-    encoder = _with_fast_attention(
+    return _with_fast_attention(
         lambda attn: AutoModel.from_config(encoder_config, attn_implementation=attn)
     )
-    model = HeadlineClassifier(encoder, config)
+
+
+def restore_weights(model: nn.Module, directory: Path, dtype: torch.dtype) -> None:
+    """Load ``directory``'s weights into ``model`` in ``dtype``, strictly, and set eval mode."""
     state: dict[str, Any] = load_file(str(directory / WEIGHTS))
     missing, unexpected = model.load_state_dict(
         {k: v.to(dtype) for k, v in state.items()}, strict=False
@@ -227,5 +238,3 @@ def load_model(
             f"weights do not fit the model: missing={missing} unexpected={unexpected}"
         )
     model.to(dtype).eval()
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    return model, tokenizer, model_version(directory)

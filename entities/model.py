@@ -20,11 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from classify.labels import SENTIMENTS
-from classify.model import ENCODER_DIR, ModelLoadError, _with_fast_attention
+from classify.model import (
+    ENCODER_DIR,
+    ModelLoadError,
+    restore_weights,
+    saved_encoder,
+)
 
 WEIGHTS = "model.safetensors"
 CONFIG = "entity_config.json"
@@ -118,23 +123,10 @@ def load_entity_model(
     directory: Path, *, dtype: torch.dtype = torch.float32
 ) -> tuple[EntitySentimentModel, Any, str]:
     """Rebuild a saved entity model (eval mode) with its tokenizer and version."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer
 
     config = EntityModelConfig.load(directory)
-    if not (directory / WEIGHTS).exists():
-        raise ModelLoadError(f"{directory / WEIGHTS} not found")
-    encoder_config = AutoConfig.from_pretrained(directory / ENCODER_DIR, local_files_only=True)
-    encoder = _with_fast_attention(
-        lambda attn: AutoModel.from_config(encoder_config, attn_implementation=attn)
-    )
-    model = EntitySentimentModel(encoder, config)
-    state: dict[str, Any] = load_file(str(directory / WEIGHTS))
-    missing, unexpected = model.load_state_dict(
-        {k: v.to(dtype) for k, v in state.items()}, strict=False
-    )
-    missing = [k for k in missing if not k.endswith("position_ids")]
-    if missing or unexpected:
-        raise ModelLoadError(f"weights do not fit: missing={missing} unexpected={unexpected}")
-    model.to(dtype).eval()
+    model = EntitySentimentModel(saved_encoder(directory), config)
+    restore_weights(model, directory, dtype)
     tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     return model, tokenizer, entity_model_version(directory)
