@@ -20,6 +20,7 @@ from storage.migrate import alembic_config
 from tapewatch.local import scratch_dir
 from tapewatch.local.proc import free_port
 from tests.conftest import BIN, cli_env
+from tests.processes import descendants, survivors
 from tests.tiny_model import build_tiny_base, write_toy_data
 
 
@@ -40,19 +41,6 @@ def test_db_upgrade_and_current(empty_database_url: str) -> None:
     assert down.returncode == 0, down.stderr
     cur = subprocess.run([BIN, "db", "current"], env=env, capture_output=True, text=True)
     assert cur.stdout.strip() == "(empty database)"
-
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                found |= {int(entry.name)} | _children(int(entry.name))
-    return found
 
 
 def _read_until(
@@ -119,7 +107,7 @@ def test_up_starts_services_and_workers_restarts_a_crash_and_stops_cleanly(
     assert "started ingest" in text and "started classify" in text
     assert f"http://127.0.0.1:{web_port}/" in text  # the banner's web dashboard line
     assert _web_answers(web_port, 90), "".join(output)  # the dashboard worker serves
-    children = _children(proc.pid)
+    children = descendants(proc.pid)
     assert len(children) >= 5  # broker JVM, postmaster (and its workers), the three workers
 
     alerts_pid = int(text.split("started alerts (pid ")[1].split(")")[0])
@@ -128,14 +116,13 @@ def test_up_starts_services_and_workers_restarts_a_crash_and_stops_cleanly(
     # A single crash is restarted at once, and the supervisor says so.
     assert "alerts exited with code -9 after" in "".join(output)
     assert "restarting at once" in "".join(output)
-    children |= _children(proc.pid)
+    children |= descendants(proc.pid)
 
     proc.send_signal(signal.SIGINT)
     _, rest = proc.communicate(timeout=120)
     assert proc.returncode == 0, rest
     assert "stopped; all data kept" in rest
-    alive = [pid for pid in children if Path(f"/proc/{pid}").exists()]
-    assert alive == [], f"processes left behind: {alive}"
+    assert survivors(children, 15) == [], "processes left behind"
     # Data persisted for the next run.
     assert (tmp_path / "state" / "postgres" / "pgdata" / "PG_VERSION").exists()
     assert (tmp_path / "state" / "kafka" / "logs" / "meta.properties").exists()

@@ -19,7 +19,7 @@ from tapewatch.local import scratch_dir
 from tapewatch.local.proc import free_port
 from tapewatch.settings import Settings
 from tapewatch.supervisor import REFRESH_S
-from tests.test_cli import _children
+from tests.processes import descendants, survivors
 
 BIN = Path(sys.executable).parent / "tapewatch"
 ALERT_DEADLINE_S = 300
@@ -76,7 +76,7 @@ def test_up_demo_flows_into_views_fires_an_alert_and_stops_cleanly() -> None:
     deadline = time.monotonic() + ALERT_DEADLINE_S
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            seen |= _children(proc.pid)  # every process it ever ran, restarts included
+            seen |= descendants(proc.pid)  # every process it ever ran, restarts included
             if any(r["payload"]["event"] == "firing" for r in read_received(received_path)):
                 break
             time.sleep(2)
@@ -106,7 +106,7 @@ def test_up_demo_flows_into_views_fires_an_alert_and_stops_cleanly() -> None:
         topic = received[0]["payload"]["alert"]["topic"]
         assert topic in fired
     finally:
-        seen |= _children(proc.pid)
+        seen |= descendants(proc.pid)
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=180)
         reader.join(timeout=10)
@@ -115,5 +115,4 @@ def test_up_demo_flows_into_views_fires_an_alert_and_stops_cleanly() -> None:
     assert "stopped; all data kept" in output
     assert "first classified headline" in output
     assert "alert received by the demo receiver: FIRING" in output
-    alive = [pid for pid in seen if Path(f"/proc/{pid}").exists()]
-    assert alive == [], f"processes left behind: {alive}"
+    assert survivors(seen, 15) == [], "processes left behind"

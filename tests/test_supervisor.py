@@ -5,14 +5,18 @@ policy is pure and tested on its own; the supervisor is tested with real child p
 from __future__ import annotations
 
 import logging
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tapewatch.local.proc import child_setup, terminate
 from tapewatch.restarts import CrashHistory, SupervisorConfig
 from tapewatch.supervisor import ChildSpec, Supervisor
+from tests.processes import descendants, survivors
 
 CONFIG = SupervisorConfig(free_restarts=3, crash_window_s=60, backoff_initial_s=2, backoff_max_s=8)
 
@@ -99,3 +103,23 @@ def test_a_killed_child_is_back_within_a_second(tmp_path: Path) -> None:
         assert child.restarts == 3
     finally:
         supervisor.stop(grace_s=2)
+
+
+def test_a_child_that_ignores_its_stop_signal_is_killed_with_everything_it_forked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A service that hangs on shutdown (a postmaster stuck in its checkpoint, say) is killed
+    with its whole process group, so none of its own children are left behind as orphans."""
+    ready = tmp_path / "ready"
+    script = f"trap '' TERM; sleep 300 & sleep 300 & touch {ready}; wait"
+    proc = subprocess.Popen(["sh", "-c", script], preexec_fn=child_setup())
+    deadline = time.monotonic() + 10
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    forked = descendants(proc.pid)
+    assert len(forked) == 2  # the two sleeps
+    with caplog.at_level(logging.WARNING):
+        terminate(proc, sig=signal.SIGTERM, timeout=1)
+    assert proc.returncode == -signal.SIGKILL
+    assert survivors(forked | {proc.pid}, 5) == []
+    assert "did not stop within 1 s of signal 15; killing its process group" in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import pwd
 import signal
@@ -10,8 +11,11 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+
+log = logging.getLogger(__name__)
 
 
 def free_port() -> int:
@@ -52,14 +56,29 @@ def child_setup(
 
 
 def terminate(proc: subprocess.Popen[bytes], *, sig: int, timeout: float) -> None:
-    """Ask ``proc`` to stop with ``sig``; kill it if it has not gone after ``timeout`` seconds."""
+    """Ask ``proc`` to stop with ``sig``; kill its whole process group if it has not gone after
+    ``timeout`` seconds.
+
+    Every child we start leads its own session (see ``child_setup``), so its process group holds
+    what it forked too: a postmaster killed alone would leave its backends behind as orphans.
+    The group is signalled while the leader is still unreaped, so its id cannot have been reused.
+    """
     if proc.poll() is not None:
         return
     proc.send_signal(sig)
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        log.warning(
+            "%s did not stop within %.0f s of signal %d; killing its process group",
+            Path(str(proc.args[0] if isinstance(proc.args, list | tuple) else proc.args)).name,
+            timeout,
+            sig,
+        )
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            proc.kill()
         proc.wait(timeout=10)
 
 
