@@ -29,16 +29,23 @@ RULE = "entity_negative_spike"
 TOPIC_PREFIX = "Entity | "
 EMPTY = Counts(0, 0)
 
-# Each (headline, entity) once, with its newest verdict (the rule of v_entity_headlines). One
-# range scan of ix_headline_entities_published_at serves every entity and window.
+# Which verdict of a (headline, entity) counts, the rule of v_entity_headlines (migration
+# 0008): the active headline model's pass first, the newest only where it has none. So a
+# shadow version's entity rows move no entity alert until it is activated, as for topics.
+RANK = (
+    "(headline_model_version = (SELECT version FROM model_versions WHERE active)) IS TRUE "
+    "DESC, classified_at DESC, id DESC"
+)
+# Each (headline, entity) once, with its counted verdict. One range scan of
+# ix_headline_entities_published_at serves every entity and window.
 WINDOW_COUNTS = text(
-    """
+    f"""
     WITH latest AS (
         SELECT DISTINCT ON (headline_id COLLATE "C", entity_id)
                entity_id, entity_name, sentiment = 'negative' AS negative, published_at
         FROM headline_entities
         WHERE published_at >= :baseline_start AND published_at < :as_of
-        ORDER BY headline_id COLLATE "C", entity_id, classified_at DESC, id DESC
+        ORDER BY headline_id COLLATE "C", entity_id, {RANK}
     )
     SELECT entity_id, max(entity_name),
            count(*) FILTER (WHERE published_at >= :short_start),
@@ -53,14 +60,14 @@ WINDOW_COUNTS = text(
 )
 
 MOST_NEGATIVE = text(
-    """
+    f"""
     WITH latest AS (
         SELECT DISTINCT ON (headline_id, entity_id)
                headline_id, matched_text, sentiment, negative_probability, method,
                published_at
         FROM headline_entities
         WHERE entity_id = :entity_id AND published_at >= :start AND published_at < :as_of
-        ORDER BY headline_id, entity_id, classified_at DESC, id DESC
+        ORDER BY headline_id, entity_id, {RANK}
     )
     SELECT h.id, h.title, h.url, h.source, l.published_at, l.matched_text,
            l.negative_probability, l.method

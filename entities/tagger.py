@@ -132,6 +132,7 @@ class EntityTagger:
                         method="entity_model",
                         published_at=result.published_at,
                         classified_at=result.classified_at,
+                        headline_model_version=result.model_version,
                     )
                 )
         return rows
@@ -150,6 +151,7 @@ def _from_headline(result: ClassifiedHeadline, m: EntityMatch) -> EntityRow:
         method="headline",
         published_at=result.published_at,
         classified_at=result.classified_at,
+        headline_model_version=result.model_version,
     )
 
 

@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session
 
 from storage.models import HeadlineEntity
 
+# One row per (headline, entity, verdict's model) in each pass (migration 0008's unique key).
+KEY = ("headline_id", "entity_id", "model_version", "headline_model_version")
+
 
 @dataclass(frozen=True, slots=True)
 class EntityRow:
@@ -31,17 +34,23 @@ class EntityRow:
     method: str  # "headline" (the headline's own sentiment) or "entity_model"
     published_at: datetime
     classified_at: datetime
+    # The headline model of the pass that wrote the row (migration 0008); None: the row's own
+    # version, which is right for a headline-method row.
+    headline_model_version: str | None = None
 
 
 def store_entities(session: Session, rows: Sequence[EntityRow]) -> int:
     """Insert the rows not stored yet (a replayed batch adds nothing); returns how many were."""
     if not rows:
         return 0
+    values = [asdict(r) for r in rows]
+    for v in values:
+        v["headline_model_version"] = v["headline_model_version"] or v["model_version"]
     # A re-delivered message inside one batch would trip ON CONFLICT twice in one statement.
-    unique = {(r.headline_id, r.entity_id, r.model_version): r for r in rows}
+    unique = {tuple(v[k] for k in KEY): v for v in values}
     stmt = (
         insert(HeadlineEntity)
-        .on_conflict_do_nothing(index_elements=["headline_id", "entity_id", "model_version"])
+        .on_conflict_do_nothing(index_elements=list(KEY))
         .returning(HeadlineEntity.id)
     )
-    return len(session.execute(stmt, [asdict(r) for r in unique.values()]).all())
+    return len(session.execute(stmt, list(unique.values())).all())

@@ -374,8 +374,10 @@ class AlertFeedback(Base):
 
 class HeadlineEntity(Base):
     """A watchlist entity a headline names, with the sentiment towards it; at most one per
-    (headline, entity, model version). ``method`` says where the verdict came from: the
-    headline's own sentiment (a headline naming one entity) or the entity model."""
+    (headline, entity, model version) in each classification pass. ``method`` says where the
+    verdict came from: the headline's own sentiment (a headline naming one entity) or the
+    entity model. ``headline_model_version`` is the headline model of the pass that wrote the
+    row: the views count the active version's pass first (migration 0008)."""
 
     __tablename__ = "headline_entities"
 
@@ -392,6 +394,7 @@ class HeadlineEntity(Base):
     negative_probability: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str] = mapped_column(String(64))
     method: Mapped[str] = mapped_column(String(16))
+    headline_model_version: Mapped[str] = mapped_column(String(64))
     # Copied from the headline, as in classifications: per-entity windows need one index.
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     classified_at: Mapped[datetime] = mapped_column(
@@ -399,7 +402,13 @@ class HeadlineEntity(Base):
     )
 
     __table_args__ = (
-        UniqueConstraint("headline_id", "entity_id", "model_version"),
+        UniqueConstraint(
+            "headline_id",
+            "entity_id",
+            "model_version",
+            "headline_model_version",
+            name="uq_headline_entities_pass",  # the convention's name is over 63 characters
+        ),
         CheckConstraint("sentiment IN ('negative', 'neutral', 'positive')", name="sentiment"),
         CheckConstraint("method IN ('headline', 'entity_model')", name="method"),
         Index("ix_headline_entities_entity_id", "entity_id", "published_at"),
