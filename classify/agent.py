@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from classify import telemetry
 from classify.registration import register_when_loaded
-from classify.slots import claim_slot
+from classify.slots import claim_slot, wait_for_slot
 from classify.stage import BatchOutcome, DeadLetter, process_batch
 from entities.tagger import EntityTagger
 from storage.db import make_engine, session_scope
@@ -40,7 +40,7 @@ from storage.entities import store_entities
 from storage.repository import StoreResult, store_classified
 from tapewatch.health import HealthServer, ProgressTracker
 from tapewatch.settings import Settings
-from tapewatch.startup import milestone
+from tapewatch.startup import milestone, seconds_since_exec
 
 if TYPE_CHECKING:
     from classify.predictor import Predictor
@@ -97,6 +97,8 @@ class ClassifyStage:
         self._db_pool = ThreadPoolExecutor(1, thread_name_prefix="db")
         self._done: dict[Any, int] = {}  # tp -> last offset handled, for the lag gauge
         self._first_batch_logged = False
+        # Seconds after exec a standby took its slot: its first batch is timed from there.
+        self.took_slot_at: float | None = None
         # Watchlist entities (entities/tagger.py), None without a watchlist: read now, so a
         # bad file stops the worker at start; the entity model loads with its first use.
         gpu = settings.classify.gpu_index
@@ -146,7 +148,14 @@ class ClassifyStage:
         self.tracker.progressed(lag)
         if not self._first_batch_logged:
             self._first_batch_logged = True
-            milestone("first_batch")
+            if self.took_slot_at is None:
+                milestone("first_batch")
+            else:
+                # Not a start-up milestone: a standby's time since exec is mostly waiting.
+                log.info(
+                    "takeover: first batch %.2f s after taking the slot",
+                    seconds_since_exec() - self.took_slot_at,
+                )
         log.info(
             "batch of %d: %d classified, %d dead-lettered, inference %.0f ms, write %.0f ms, "
             "lag %d",
@@ -241,6 +250,18 @@ def build_app(
     ``predictor``: the model, or a future of it (batches wait for it); ``instance_id``: this
     worker's static group member id (None: dynamic membership).
     """
+    return _build(settings, bootstrap, predictor, engine, instance_id, publish, tracker)[0]
+
+
+def _build(
+    settings: Settings,
+    bootstrap: str,
+    predictor: Predictor | concurrent.futures.Future[Predictor],
+    engine: Engine,
+    instance_id: str | None,
+    publish: bool,
+    tracker: ProgressTracker | None,
+) -> tuple[faust.App, ClassifyStage]:
     cfg = settings.classify
     app = faust.App(
         cfg.group_id,
@@ -290,7 +311,7 @@ def build_app(
         # Between batches too: an idle worker whose backlog grows is not making progress.
         stage.tracker.lag = stage._lag()
 
-    return app
+    return app, stage
 
 
 def _bounded_worker(app: faust.App, settings: Settings) -> Any:
@@ -366,20 +387,66 @@ def _load_in_background(
     return future
 
 
-def run(settings: Settings, *, shadow: bool = False) -> None:
+WARM_UP_TEXTS = [
+    "Acme cuts outlook as rates bite",
+    "Central bank holds rates steady; markets rally on hopes of cuts later in the year",
+]
+
+
+def _warm_up(stage: ClassifyStage, predictor: Predictor, engine: Engine) -> None:
+    """Pay the first-use costs before taking over: torch's first forward pass, the entity
+    model's load, SQLAlchemy's first connection (a database that is away is not an error)."""
+    predictor.predict_batch(WARM_UP_TEXTS)
+    if stage.tagger is not None:
+        _ = stage.tagger.sentiment
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        log.warning("classify standby: database not reachable yet (%s)", type(exc.orig).__name__)
+    from faust.transport.drivers import aiokafka as _driver  # noqa: F401  (imported on start)
+    from faust.worker import Worker as _Worker  # noqa: F401
+
+
+def run(settings: Settings, *, shadow: bool = False, standby: bool = False) -> None:
     """`tapewatch worker classify`: run until SIGINT/SIGTERM. ``shadow``: store only, under
-    the model's own version, publish nothing (settings from ``registration.shadow_settings``)."""
+    the model's own version, publish nothing (settings from ``registration.shadow_settings``).
+    ``standby``: load and warm the model first, then wait for the slot
+    (``ClassifyConfig.standby_slot``) and take over from the worker holding it when it dies."""
     milestone("imports")
     bootstrap = settings.resolved_kafka_bootstrap()
-    # Held until the process exits: the slot is this worker's identity in the group.
-    slot = claim_slot(
-        settings.state_dir / "classify-slots" / settings.classify.group_id,
-        settings.classify.worker_slot,
-    )
-    tracker = ProgressTracker(settings.health.classify_stall_s)
-    predictor = _load_in_background(settings, tracker)
+    lock_dir = settings.state_dir / "classify-slots" / settings.classify.group_id
     engine = make_engine(settings.resolved_database_url(), pool_size=2)
+    publish = not shadow
+    if standby:
+        number = settings.classify.standby_slot()
+        instance_id = settings.classify.group_instance_id(number)
+        loaded = _load_predictor(settings)
+        predictor: Predictor | concurrent.futures.Future[Predictor] = loaded
+        # Built now: the static id is the slot's, known before the slot is ours.
+        app, stage = _build(settings, bootstrap, loaded, engine, instance_id, publish, None)
+        _warm_up(stage, loaded, engine)
+        milestone("standby_ready")
+        log.info("classify standby: model %s warm, waiting for slot %d", loaded.version, number)
+        # Nothing that another process also binds (ports, the group) before this returns.
+        slot = wait_for_slot(lock_dir, number)
+        stage.took_slot_at = milestone("slot_taken")
+        log.info("classify standby: took slot %d; taking over as member %s", number, instance_id)
+        # A fresh tracker: the hours spent waiting are not a stall.
+        tracker = ProgressTracker(settings.health.classify_stall_s)
+        tracker.model_loaded = True
+        stage.tracker = tracker
+    else:
+        # Held until the process exits: the slot is this worker's identity in the group.
+        slot = claim_slot(lock_dir, settings.classify.worker_slot)
+        tracker = ProgressTracker(settings.health.classify_stall_s)
+        predictor = _load_in_background(settings, tracker)
+        instance_id = settings.classify.group_instance_id(slot.number)
+        app = build_app(
+            settings, bootstrap, predictor, engine, instance_id, publish=publish, tracker=tracker
+        )
     register_when_loaded(predictor, engine, settings.model_dir, live=not shadow)
+    # Bound only once the slot is held: a standby beside a live worker would collide on them.
     if settings.classify.metrics_port:
         start_http_server(settings.classify.metrics_port)
     if settings.health.classify_port:
@@ -389,10 +456,6 @@ def run(settings: Settings, *, shadow: bool = False) -> None:
             liveness=tracker.liveness,
             readiness=tracker.readiness,
         )
-    instance_id = settings.classify.group_instance_id(slot.number)
-    app = build_app(
-        settings, bootstrap, predictor, engine, instance_id, publish=not shadow, tracker=tracker
-    )
     log.info(
         "classify worker: group %s (member %s), %s",
         settings.classify.group_id,

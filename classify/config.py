@@ -53,6 +53,18 @@ class ClassifyConfig(BaseModel):
         description="This worker's slot on its host, part of the default instance id; unset: "
         "the lowest slot no other worker on this host holds (a lock file under the state dir).",
     )
+    standby: bool = Field(
+        default=True,
+        description="`tapewatch up` runs a warm standby beside the classify worker: a second "
+        "process with the model loaded that takes over the slot the instant the worker dies "
+        "(the model is in memory twice, see `standby_memory_mb`).",
+    )
+    standby_memory_mb: int = Field(
+        default=1024,
+        ge=0,
+        description="Memory a standby needs (a second interpreter, torch and the model); "
+        "`tapewatch up` leaves the standby off when less is available.",
+    )
     session_timeout_s: float = Field(
         default=20.0,
         ge=6.0,  # the broker's group.min.session.timeout.ms
@@ -65,6 +77,10 @@ class ClassifyConfig(BaseModel):
         gt=0,
         description="Heartbeats to the group coordinator (under a third of the session timeout).",
     )
+
+    def standby_slot(self) -> int:
+        """The slot a standby waits for: the pinned one, else slot 0 (one worker per host)."""
+        return 0 if self.worker_slot is None else self.worker_slot
 
     def group_instance_id(self, slot: int) -> str | None:
         """The static member id of worker ``slot``, or None for dynamic membership."""

@@ -5,6 +5,11 @@ process's partitions back at once) and unique among live workers (two live membe
 replace each other in the group over and over). A slot is an exclusive lock on a file: the
 kernel drops it the moment its process dies, even by SIGKILL, so the restarted worker takes
 the same slot, and a second worker started next to a live one takes the next slot.
+
+A warm standby (``tapewatch worker classify --standby``) loads its model first and then *waits*
+on its slot's lock: the kernel hands the lock over the instant the active worker dies, so the
+standby joins the group under the same static id while the dead member's session is still
+open, and takes its partitions without a rebalance.
 """
 
 from __future__ import annotations
@@ -45,3 +50,20 @@ def claim_slot(lock_dir: Path, wanted: int | None = None) -> Slot:
     if wanted is not None:
         raise SlotTaken(f"classify worker slot {wanted} is held by another worker on this host")
     raise SlotTaken(f"all {MAX_SLOTS} classify worker slots on this host are held")
+
+
+def wait_for_slot(lock_dir: Path, number: int) -> Slot:
+    """Block until slot ``number`` is free, then hold it.
+
+    Waiting is the standby's normal state and may last as long as the active worker lives; the
+    wait is one blocking ``flock``, so the kernel wakes it the moment the holder dies (no
+    polling delay). A signal still ends it: SIGTERM's default action, or a handler that raises.
+    """
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    handle = (lock_dir / f"slot-{number}.lock").open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    except BaseException:
+        handle.close()
+        raise
+    return Slot(number, handle)

@@ -169,17 +169,25 @@ def worker_classify(
             "nothing published; dashboards and alerts ignore it until it is activated."
         ),
     ] = None,
+    standby: Annotated[
+        bool,
+        typer.Option(
+            help="Warm standby: load the model, then wait for the worker slot "
+            "(TAPEWATCH_CLASSIFY__WORKER_SLOT, default 0) and take over the moment the worker "
+            "holding it dies."
+        ),
+    ] = False,
 ) -> None:
     """Classify headlines from Kafka in micro-batches and store them in PostgreSQL."""
     from classify.agent import run
 
     settings = _settings()
     if shadow is None:
-        run(settings)
+        run(settings, standby=standby)
         return
     from classify.registration import shadow_settings
 
-    run(shadow_settings(settings, shadow), shadow=True)
+    run(shadow_settings(settings, shadow), shadow=True, standby=standby)
 
 
 @worker_app.command("alerts")

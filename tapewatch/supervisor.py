@@ -5,7 +5,9 @@ the demo webhook receiver, the ingest, classify and alerts workers, and the demo
 child gets its settings as TAPEWATCH_* variables derived from the one Settings object, writes
 its log to ``<state_dir>/logs/<name>.log``, and carries a death signal, so no child outlives a
 supervisor that was killed outright. A child that exits is restarted at once; only a tight crash
-loop is backed off (tapewatch/restarts.py), and the supervisor says which and why. Ctrl-C,
+loop is backed off (tapewatch/restarts.py), and the supervisor says which and why. A worker
+may have a warm standby (a child spec with ``standby_for``): when the worker exits, the
+standby's process takes its place at once and a new standby is started. Ctrl-C,
 SIGTERM or SIGHUP stop the workers first (SIGTERM, then SIGKILL after a grace period), then
 Kafka and PostgreSQL; all data stays under the state directory for the next run.
 """
@@ -34,7 +36,7 @@ from tapewatch import worker_states
 from tapewatch.demo.receiver import describe
 from tapewatch.live_view import Collector, Snapshot, render, summary_line
 from tapewatch.local.proc import child_setup, terminate
-from tapewatch.restarts import CrashHistory, SupervisorConfig
+from tapewatch.restarts import CrashHistory, RestartDecision, SupervisorConfig
 from tapewatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,9 @@ class ChildSpec:
     argv: list[str]
     env: dict[str, str]
     health_url: str | None = None  # its /healthz: probed, and a worker failing it is restarted
+    # The warm standby of the child of this name: never probed (it serves nothing while it
+    # waits); when that child exits, this one's process is promoted into it.
+    standby_for: str | None = None
 
 
 @dataclass
@@ -88,9 +93,14 @@ class Child:
         self.probe_failures = 0
         self.kill_reason = None
 
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def state(self, now: float) -> str:
         if self.proc is not None and self.proc.poll() is None:
             extra = f", {self.restarts} restart(s)" if self.restarts else ""
+            if self.spec.standby_for is not None:
+                return f"standby for {self.spec.standby_for} (pid {self.proc.pid}{extra})"
             return f"running (pid {self.proc.pid}{extra})"
         if self.restart_at is not None:
             return f"restarting in {max(0.0, self.restart_at - now):.0f} s ({self.restart_reason})"
@@ -126,8 +136,11 @@ class Supervisor:
     ) -> None:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.config = config or SupervisorConfig()
+        # A standby writes to its worker's log: its process moves into that worker when
+        # promoted, and one file then tells the whole story.
         self.children = [
-            Child(spec, log_dir / f"{spec.name}.log", CrashHistory(self.config)) for spec in specs
+            Child(spec, log_dir / f"{spec.standby_for or spec.name}.log", CrashHistory(self.config))
+            for spec in specs
         ]
         self.stopping = False
         # Where the web dashboard reads the workers' states and restart counts (None: nowhere).
@@ -156,6 +169,10 @@ class Supervisor:
                 continue
             cause = child.kill_reason or f"exited with code {child.proc.returncode}"
             decision = child.history.record_exit(now, now - child.started_at, cause)
+            standby = self._standby_of(child)
+            if standby is not None:
+                self._promote(child, standby, now, decision)
+                continue
             log.warning("%s %s (see %s)", child.spec.name, decision.reason, child.log_path)
             child.restart_at = now + decision.delay_s
             child.restart_reason = decision.reason.split("; ", 1)[-1]
@@ -166,6 +183,42 @@ class Supervisor:
         if not self.stopping:
             self._probe(now)
         self.publish_states()
+
+    def _standby_of(self, child: Child) -> Child | None:
+        """The running standby of ``child`` that has been up longest (the likeliest to have
+        finished loading), or None."""
+        ready = [c for c in self.children if c.spec.standby_for == child.spec.name and c.running()]
+        return min(ready, key=lambda c: c.started_at, default=None)
+
+    def _promote(self, child: Child, standby: Child, now: float, decision: RestartDecision) -> None:
+        """``child`` exited: its standby's process becomes ``child`` (it takes the slot lock by
+        itself the moment the dead process released it); the standby spec starts a new one,
+        at once or after the crash-loop back-off ``decision`` asks for."""
+        what, _, when = decision.reason.partition("; ")
+        promoted = standby.proc
+        assert promoted is not None
+        log.warning(
+            "%s %s; its standby (pid %d) takes over; %s the new standby (see %s)",
+            child.spec.name,
+            what,
+            promoted.pid,
+            when.replace("restarting", "starting", 1),
+            child.log_path,
+        )
+        child.proc = promoted
+        child.started_at = now  # the liveness grace counts from the takeover
+        child.restarts += 1
+        child.restart_at = None
+        child.probe_failures = 0
+        child.next_probe_at = 0.0
+        child.kill_reason = None
+        standby.proc = None
+        standby.restart_at = now + decision.delay_s
+        standby.restart_reason = when
+        if decision.delay_s == 0:
+            standby.restarts += 1
+            standby.start()
+            log.info("started %s (pid %d)", standby.spec.name, standby.proc.pid)  # type: ignore[union-attr]
 
     def _probe(self, now: float) -> None:
         """Ask each running worker's /healthz; restart one that failed it too often in a row."""
@@ -329,15 +382,29 @@ def plan_children(
         )
     )
     if (settings.model_dir / MODEL_MARKER).is_file():
+        classify_argv = _python("-m", "tapewatch.cli", "worker", "classify")
+        standby, why = standby_fits(settings, available_memory_mb())
+        if why:
+            notes.append(why)
+        classify_env = base
+        if standby:
+            # Both wait on the same slot, so the standby is the worker's and nobody else's.
+            classify_env = base | {
+                "TAPEWATCH_CLASSIFY__WORKER_SLOT": str(settings.classify.standby_slot())
+            }
         specs.append(
             # Slot 0 on this host: its health port is classify_port + 0.
-            ChildSpec(
-                "classify",
-                _python("-m", "tapewatch.cli", "worker", "classify"),
-                base,
-                healthz(health.classify_port),
-            )
+            ChildSpec("classify", classify_argv, classify_env, healthz(health.classify_port))
         )
+        if standby:
+            specs.append(
+                ChildSpec(
+                    "classify-standby",
+                    [*classify_argv, "--standby"],
+                    classify_env,
+                    standby_for="classify",
+                )
+            )
     else:
         notes.append(
             f"classify off: no trained model in {settings.model_dir} "
@@ -384,6 +451,34 @@ def plan_children(
             )
         )
     return Plan(specs, notes, received_path, receiver_url, web_url)
+
+
+def available_memory_mb() -> int | None:
+    """MemAvailable from /proc/meminfo, in MB; None where there is no such file."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def standby_fits(settings: Settings, available_mb: int | None) -> tuple[bool, str]:
+    """Whether `tapewatch up` runs a classify standby, and a note for the terminal when not."""
+    cfg = settings.classify
+    if not cfg.standby:
+        return False, ""
+    if not cfg.static_membership:
+        # Without a static id the standby joins as a new member and waits out the dead one's
+        # session like any restart: the memory would buy little.
+        return False, "classify standby off: it needs static membership"
+    if available_mb is not None and available_mb < cfg.standby_memory_mb:
+        return False, (
+            f"classify standby off: {available_mb} MB of memory available, it needs "
+            f"{cfg.standby_memory_mb} MB (TAPEWATCH_CLASSIFY__STANDBY_MEMORY_MB)"
+        )
+    return True, ""
 
 
 class Events:

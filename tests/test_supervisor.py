@@ -13,9 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from tapewatch.local.proc import child_setup, terminate
+from tapewatch.local.proc import child_setup, free_port, terminate, wait_until
 from tapewatch.restarts import CrashHistory, SupervisorConfig
-from tapewatch.supervisor import ChildSpec, Supervisor
+from tapewatch.settings import Settings
+from tapewatch.supervisor import (
+    MODEL_MARKER,
+    ChildSpec,
+    Supervisor,
+    UpOptions,
+    available_memory_mb,
+    plan_children,
+    standby_fits,
+)
 from tests.processes import descendants, survivors
 
 CONFIG = SupervisorConfig(free_restarts=3, crash_window_s=60, backoff_initial_s=2, backoff_max_s=8)
@@ -123,3 +132,169 @@ def test_a_child_that_ignores_its_stop_signal_is_killed_with_everything_it_forke
     assert proc.returncode == -signal.SIGKILL
     assert survivors(forked | {proc.pid}, 5) == []
     assert "did not stop within 1 s of signal 15; killing its process group" in caplog.text
+
+
+# A stand-in for a classify worker with a standby: "--standby" loads for a while first; either
+# then waits on the slot's lock and, once it holds it, serves /healthz (never before: a standby
+# beside a live worker would collide on the port) and says so in the shared log.
+SLOT_HOLDER = """
+import fcntl, os, sys, time
+from tapewatch.health import HealthServer
+lock_path, port = sys.argv[1], int(sys.argv[2])
+if "--standby" in sys.argv:
+    time.sleep(0.5)  # the model
+lock = open(lock_path, "a")
+fcntl.flock(lock, fcntl.LOCK_EX)
+print(f"pid {os.getpid()} took the slot", flush=True)
+HealthServer("127.0.0.1", port).start()
+time.sleep(120)
+"""
+
+PROBED = SupervisorConfig(
+    free_restarts=3,
+    crash_window_s=60,
+    backoff_initial_s=2,
+    backoff_max_s=8,
+    liveness_interval_s=0.2,
+    liveness_failures=2,
+    liveness_grace_s=1.0,
+)
+
+
+def _pair(tmp_path: Path, config: SupervisorConfig = PROBED) -> Supervisor:
+    port = free_port()
+    argv = [sys.executable, "-c", SLOT_HOLDER, str(tmp_path / "slot.lock"), str(port)]
+    url = f"http://127.0.0.1:{port}/healthz"
+    specs = [
+        ChildSpec("worker", argv, {}, health_url=url),
+        ChildSpec("worker-standby", [*argv, "--standby"], {}, standby_for="worker"),
+    ]
+    return Supervisor(specs, tmp_path / "logs", config)
+
+
+def _took_slot(supervisor: Supervisor, pid: int) -> bool:
+    supervisor.check()
+    log = supervisor.children[0].log_path
+    return log.exists() and f"pid {pid} took the slot" in log.read_text()
+
+
+def test_a_waiting_standby_is_never_probed_nor_killed(tmp_path: Path) -> None:
+    """It serves no health port while it waits; only the worker holding the slot is probed."""
+    supervisor = _pair(tmp_path)
+    supervisor.start()
+    try:
+        worker, standby = supervisor.children
+        _run(supervisor, 4.0)  # well past the grace, twenty probes
+        assert worker.restarts == standby.restarts == 0
+        assert worker.probe_failures == standby.probe_failures == 0
+        assert standby.running() and worker.running()
+        (state,) = [s for name, s in supervisor.status() if name == "worker-standby"]
+        assert state.startswith("standby for worker (pid ")
+        # One log for both: the standby's process becomes the worker's when promoted.
+        assert standby.log_path == worker.log_path == tmp_path / "logs" / "worker.log"
+    finally:
+        supervisor.stop(grace_s=2)
+
+
+def test_when_the_worker_dies_its_standby_takes_its_place_and_a_new_standby_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    supervisor = _pair(tmp_path)
+    caplog.set_level(logging.INFO, logger="tapewatch.supervisor")
+    supervisor.start()
+    try:
+        worker, standby = supervisor.children
+        for round_ in range(1, 3):
+            dead, waiting = worker.proc, standby.proc
+            assert dead is not None and waiting is not None
+            assert wait_until(lambda p=dead.pid: _took_slot(supervisor, p), timeout=10)
+            _run(supervisor, 1.0)  # the new standby has loaded and waits too
+            dead.kill()
+            dead.wait()
+            supervisor.check()
+            # The waiting process is the worker now; a fresh process is the standby.
+            assert worker.proc is waiting and worker.restarts == round_
+            assert standby.proc is not None and standby.proc not in (dead, waiting)
+            assert standby.running() and standby.restarts == round_
+            assert wait_until(lambda p=waiting.pid: _took_slot(supervisor, p), timeout=5)
+            # Probed as the worker once its grace has passed, and healthy: left alone.
+            _run(supervisor, 2.0)
+            assert worker.proc is waiting and waiting.poll() is None
+            assert worker.probe_failures == 0
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any(
+            "worker exited with code -9 after" in m
+            and "its standby (pid" in m
+            and "takes over; starting at once (1 of 3 quick restarts in 60 s) the new standby" in m
+            for m in warnings
+        ), warnings
+    finally:
+        supervisor.stop(grace_s=2)
+
+
+def test_without_a_live_standby_the_worker_is_restarted_cold(tmp_path: Path) -> None:
+    supervisor = _pair(tmp_path)
+    supervisor.start()
+    try:
+        worker, standby = supervisor.children
+        dead, gone = worker.proc, standby.proc
+        assert dead is not None and gone is not None
+        for proc in (gone, dead):
+            proc.kill()
+            proc.wait()
+        supervisor.check()
+        assert worker.proc is not None and worker.proc not in (dead, gone) and worker.running()
+        assert standby.proc is not None and standby.proc not in (dead, gone) and standby.running()
+        assert worker.restarts == standby.restarts == 1
+    finally:
+        supervisor.stop(grace_s=2)
+
+
+def test_a_crash_loop_backs_off_the_new_standby_not_the_takeover(tmp_path: Path) -> None:
+    """Past the quick restarts the standby still takes over at once; what waits is the start
+    of its replacement."""
+    config = PROBED.model_copy(update={"free_restarts": 0})
+    supervisor = _pair(tmp_path, config)
+    supervisor.start()
+    try:
+        worker, standby = supervisor.children
+        dead, waiting = worker.proc, standby.proc
+        assert dead is not None and waiting is not None
+        dead.kill()
+        dead.wait()
+        supervisor.check()
+        assert worker.proc is waiting
+        assert standby.proc is None and standby.restart_at is not None
+        (state,) = [s for name, s in supervisor.status() if name == "worker-standby"]
+        assert state.startswith("restarting in 2 s") and "crash loop" in state
+    finally:
+        supervisor.stop(grace_s=2)
+
+
+def test_up_runs_a_standby_when_it_is_on_and_the_memory_is_there(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / MODEL_MARKER).write_text("{}")
+    settings = Settings(model_dir=model, state_dir=tmp_path / "state")
+    options = UpOptions(demo=False, feeds=False)
+
+    def classify_specs(settings: Settings) -> dict[str, ChildSpec]:
+        plan = plan_children(settings, options, "127.0.0.1:1", "postgresql://x")
+        return {s.name: s for s in plan.specs if s.name.startswith("classify")}
+
+    specs = classify_specs(settings)
+    if standby_fits(settings, available_memory_mb())[0]:
+        assert set(specs) == {"classify", "classify-standby"}
+        standby = specs["classify-standby"]
+        assert standby.argv[-1] == "--standby" and standby.health_url is None
+        assert standby.standby_for == "classify"
+        assert standby.env["TAPEWATCH_CLASSIFY__WORKER_SLOT"] == "0"
+        assert specs["classify"].env["TAPEWATCH_CLASSIFY__WORKER_SLOT"] == "0"
+    off = settings.model_copy(
+        update={"classify": settings.classify.model_copy(update={"standby": False})}
+    )
+    assert set(classify_specs(off)) == {"classify"}
+    assert standby_fits(settings, 10_000) == (True, "")
+    fits, why = standby_fits(settings, 300)
+    assert not fits and "300 MB of memory available, it needs 1024 MB" in why
+    assert standby_fits(settings, None)[0]  # unknown memory: trust the setting
