@@ -6,13 +6,14 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 
 from web.db import query
 from web.queries.alerts import alert_detail, list_alerts
 from web.queries.common import RawJSON
+from web.queries.entities import entity_detail, entity_list
 from web.queries.headlines import HeadlineFilter, headlines
 from web.queries.overview import overview
 from web.queries.pipeline import pipeline_db
@@ -23,6 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["api"])
 RangeName = Literal["1h", "6h", "24h", "7d", "30d"]
 AlertState = Literal["pending", "firing", "resolved"]
 Sentiment = Literal["negative", "neutral", "positive"]
+EntityRange = Literal["24h", "7d", "30d"]
 
 
 def _engine(request: Request) -> Engine:
@@ -86,10 +88,47 @@ def get_headlines(
     since: Annotated[datetime | None, Query(description="published at or after")] = None,
     until: Annotated[datetime | None, Query(description="published before (older pages)")] = None,
     after: Annotated[datetime | None, Query(description="published after (live polling)")] = None,
+    entity: Annotated[
+        str | None, Query(max_length=64, description="watchlist entity id: headlines naming it")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> JSONResponse:
-    flt = HeadlineFilter(topic, sentiment, source, ticker, q, since, until, after)
+    flt = HeadlineFilter(topic, sentiment, source, ticker, q, since, until, after, entity)
     return _plain(query(_engine(request), headlines, flt, limit))
+
+
+@router.get(
+    "/entities",
+    summary="Watchlist entities seen: negative share now vs baseline, volume, alert state",
+)
+def get_entities(
+    request: Request,
+    range: Annotated[EntityRange, Query(description="range of the volume column")] = "7d",
+) -> dict[str, Any]:
+    ctx = request.app.state.context
+    return query(
+        _engine(request), entity_list, range, ctx.entity_short_window_s, ctx.entity_baseline_s
+    )
+
+
+@router.get(
+    "/entities/{entity_id}",
+    summary="One entity: negative share over time, recent headlines with its own sentiment, "
+    "its alerts",
+)
+def get_entity(
+    request: Request,
+    entity_id: Annotated[str, Path(max_length=64, description="watchlist entity id")],
+    range: Annotated[EntityRange, Query(description="range of the chart")] = "7d",
+    before: Annotated[
+        datetime | None, Query(description="headlines published before (older pages)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    answer = query(_engine(request), entity_detail, entity_id, range, limit, before)
+    if answer["entity"] is None:
+        raise HTTPException(status_code=404, detail=f"no headline names entity {entity_id!r}")
+    return answer
 
 
 @router.get("/pipeline", summary="Stage rates, consumer lag, dead letters, feeds, workers")

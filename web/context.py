@@ -17,6 +17,9 @@ class WebContext:
     database_url: str  # the read-only role's
     short_window_s: int = 900  # the alert rule's windows: "now" and "baseline" on Overview
     baseline_s: int = 7 * 86400
+    # The entity rule's windows ("now" and "baseline" on Entities): an hour and two weeks.
+    entity_short_window_s: int = 3600
+    entity_baseline_s: int = 14 * 86400
     metrics: dict[str, str] = field(default_factory=dict)  # worker -> Prometheus URL
     kafka_bootstrap: str | None = None
     dlq_topic: str = "headlines.dlq"
@@ -35,6 +38,8 @@ class WebContext:
             database_url=readonly_url(web, settings.resolved_database_url()),
             short_window_s=settings.alerts.short_window_seconds,
             baseline_s=settings.alerts.baseline_seconds,
+            entity_short_window_s=settings.alerts.entities.short_window_seconds,
+            entity_baseline_s=settings.alerts.entities.baseline_seconds,
             metrics={
                 name: f"http://{web.metrics_host}:{port}/metrics"
                 for name, port in ports.items()

@@ -21,6 +21,7 @@ NAV = [
     ("/", "Overview"),
     ("/alerts", "Alerts"),
     ("/headlines", "Headlines"),
+    ("/entities", "Entities"),
     ("/pipeline", "Pipeline"),
     ("/api", "API"),
 ]
@@ -61,6 +62,17 @@ def alert_page(request: Request, alert_id: int) -> HTMLResponse:
 def headlines_page(request: Request) -> HTMLResponse:
     # The topics a correction may name: the classifier's labels, not database text.
     return _page(request, "headlines.html", "Headlines", topics=json.dumps(list(TOPICS)))
+
+
+@router.get("/entities", response_class=HTMLResponse)
+def entities_page(request: Request) -> HTMLResponse:
+    return _page(request, "entities.html", "Entities")
+
+
+@router.get("/entities/{entity_id}", response_class=HTMLResponse)
+def entity_page(request: Request, entity_id: str) -> HTMLResponse:
+    # The id goes into an attribute (autoescaped); the script fetches and shows the name.
+    return _page(request, "entity.html", "Entity", entity_id=entity_id)
 
 
 @router.get("/pipeline", response_class=HTMLResponse)

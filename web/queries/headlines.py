@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from web.queries.common import iso
+from web.queries.entities import named_entities
 
 COLUMNS = (
     "id, source, url, title, published_at, ingested_at, tickers, cluster_id, topic, "
@@ -30,6 +31,10 @@ SEARCH = "title_tsv @@ websearch_to_tsquery('english', :q)"
 # which the stored vectors make cheap (a phrase 1 in 1,400 rows: 59 ms for a page over 6 h),
 # where reading a common word's whole GIN posting list cost 0.3-0.7 s.
 SEARCH_WINDOWS = (timedelta(hours=6), timedelta(days=2), timedelta(days=14))
+# An entity filter: the ids of every headline naming it, collected through the entity's index
+# first (an entity has a few headlines a day), then the page read by primary key. Walking the
+# history newest-first and testing each headline would read all of it for a quiet entity.
+ENTITY = "id = ANY(ARRAY(SELECT id FROM v_entity_headlines WHERE entity_id = :entity))"
 COPIES = text(
     """
     SELECT id, source, url, title, published_at, cluster_id FROM v_headlines
@@ -51,6 +56,7 @@ class HeadlineFilter:
     since: datetime | None = None  # published at or after
     until: datetime | None = None  # published before (also the cursor to older pages)
     after: datetime | None = None  # published after (what a live page polls for)
+    entity: str | None = None  # a watchlist entity id: headlines naming it
 
     def where(self) -> tuple[str, dict[str, Any]]:
         clauses, params = [], {}
@@ -62,6 +68,9 @@ class HeadlineFilter:
         if self.ticker:
             clauses.append("tickers @> ARRAY[CAST(:ticker AS varchar)]")
             params["ticker"] = self.ticker.upper()
+        if self.entity:
+            clauses.append(ENTITY)
+            params["entity"] = self.entity
         if self.q and self.q.strip():
             clauses.append(SEARCH)
             params["q"] = self.q.strip()
@@ -153,7 +162,7 @@ def headlines(conn: Connection, flt: HeadlineFilter, limit: int) -> dict[str, An
     for n, step in enumerate(steps, 1):
         where, params = step.where()
         select = f"SELECT {COLUMNS} FROM {step.view()} WHERE {where}"
-        if step.ticker or (n > 1 and n == len(steps)):  # every match first, then sort
+        if step.ticker or step.entity or (n > 1 and n == len(steps)):  # every match, then sort
             select = f"WITH m AS MATERIALIZED ({select}) SELECT * FROM m"
         sql = text(f"{select} ORDER BY published_at {order}, id {order} LIMIT :limit")
         rows = [_row(r) for r in conn.execute(sql, params | {"limit": limit})]
@@ -161,6 +170,9 @@ def headlines(conn: Connection, flt: HeadlineFilter, limit: int) -> dict[str, An
             break
     if flt.after is not None:
         rows.reverse()
+    named = named_entities(conn, [r["id"] for r in rows])
+    for r in rows:
+        r["entities"] = named.get(r["id"], [])
     items = fold(rows)
     clusters = sorted({i["cluster_id"] for i in items if i["cluster_id"]})
     if clusters:

@@ -69,6 +69,27 @@
     );
   }
 
+  // The watchlist entities the headline names, each with the sentiment towards it (which can
+  // differ from the headline's: "Tata Steel gains as JSW slips"), linking to its page.
+  function entityChips(h) {
+    if (!h.entities || !h.entities.length) return null;
+    return el(
+      "div",
+      { class: "entities" },
+      ...h.entities.map((e) =>
+        el(
+          "a",
+          {
+            class: `entity-chip ${e.sentiment}`,
+            href: `/entities/${encodeURIComponent(e.id)}`,
+            title: `matched "${e.matched_text}" · ${e.method === "entity_model" ? "entity model" : "the headline's sentiment"}`,
+          },
+          `${e.name}: ${e.sentiment} ${pct(e.sentiment_confidence)}`,
+        ),
+      ),
+    );
+  }
+
   function row(h) {
     const copies = h.copies.length
       ? el(
@@ -82,7 +103,7 @@
       "tr",
       { "data-id": h.id },
       el("td", { class: "when" }, time(h.published_at)),
-      el("td", {}, TW.link(h.title, h.url, { class: "title" }), copies),
+      el("td", {}, TW.link(h.title, h.url, { class: "title" }), entityChips(h), copies),
       el("td", {}, h.topic ? `${h.topic} ${pct(h.topic_confidence)}` : "–"),
       sentimentCell(h),
       el("td", {}, h.source),
