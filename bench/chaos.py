@@ -9,6 +9,11 @@ without them. Everything listens on loopback; every loop is bounded in count and
     python bench/chaos.py --short                 # the form `make test` runs (tiny model)
     python bench/chaos.py --long                  # 20,000 headlines, 10 classify kills, ...
     python bench/chaos.py --long --model models/tapewatch-minilm
+    python bench/chaos.py --long --scenario classify-kills --model ... --standbys 0
+
+The classify worker has warm standbys (processes with the model loaded, waiting for the
+worker's slot) as `tapewatch up` gives it: ``TAPEWATCH_CLASSIFY__STANDBY`` and
+``…__STANDBY_COUNT``; ``--standbys N`` chooses (0: none, every crash is a cold restart).
 
 Scenarios: ``classify-kills`` (SIGKILL the classify worker N times at random moments),
 ``ingest-kills`` (SIGKILL the ingest worker while a client pushes and retries every failure),
@@ -41,6 +46,7 @@ import httpx
 import psycopg2
 from kafka import KafkaProducer
 
+from classify.slots import slot_dir, slot_path
 from storage.migrate import upgrade
 from tapewatch.local import LocalKafka, LocalPostgres, scratch_dir
 from tapewatch.local.proc import free_port
@@ -65,6 +71,9 @@ class Report:
     baseline_drain_s: float | None = None
     # Classify worker starts: seconds from exec to its first stored batch (its own log).
     starts_s: list[float] = field(default_factory=list)
+    # Standby takeovers: seconds from taking the slot to the first stored batch.
+    takeovers_s: list[float] = field(default_factory=list)
+    standbys: int = 0
     resent: int = 0  # the same idempotency key delivered again (dropped by the receiver)
 
     @property
@@ -86,21 +95,27 @@ class Report:
         worst = f"{max(rec):.1f}" if rec else "-"
         base = self.baseline_throughput
         ratio = f"{self.drain_s / self.baseline_drain_s:.2f}" if self.baseline_drain_s else "-"
-        starts = self.starts_s
-        start = f"{statistics.median(starts):.1f} / {max(starts):.1f}" if starts else "-"
+        start, takeover = _p50_max(self.starts_s), _p50_max(self.takeovers_s)
+        scenario = self.scenario
+        if self.standbys:
+            scenario += f", {self.standbys} standby" + ("s" if self.standbys > 1 else "")
         return (
-            f"| {self.scenario} | {self.faults} | {self.headlines_in} | {self.rows_out} | "
+            f"| {scenario} | {self.faults} | {self.headlines_in} | {self.rows_out} | "
             f"{self.duplicates}{f' ({self.resent} re-sent, same key)' if self.resent else ''} | "
             f"{self.missing} | {p50} | {worst} | {self.throughput:.0f} | "
-            f"{f'{base:.0f}' if base else '-'} | {ratio} | {start} |"
+            f"{f'{base:.0f}' if base else '-'} | {ratio} | {start} | {takeover} |"
         )
+
+
+def _p50_max(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f} / {max(values):.1f}" if values else "-"
 
 
 HEADER = (
     "| scenario | faults | headlines in | rows out | duplicates | missing | recovery p50 s | "
     "recovery max s | headlines/s with faults | without | drain ratio | "
-    "classify exec → first batch s (p50 / max) |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "classify exec → first batch s (p50 / max) | standby slot taken → first batch s (p50 / max) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -118,6 +133,7 @@ class Stack:
         model_dir: Path,
         *,
         ingest: bool = False,
+        standbys: int = 0,
     ) -> None:
         suffix = uuid.uuid4().hex[:8]
         self.kafka = kafka
@@ -162,7 +178,29 @@ class Stack:
         }
         tapewatch = [sys.executable, "-m", "tapewatch.cli", "worker"]
         # Probed by the supervisor as `tapewatch up` does: a stalled worker is restarted too.
-        specs = [ChildSpec("classify", [*tapewatch, "classify"], env, _healthz(health["classify"]))]
+        # As `tapewatch up` runs them: all on slot 0, the standbys never probed.
+        lock = None
+        if standbys:
+            env["TAPEWATCH_CLASSIFY__WORKER_SLOT"] = "0"
+            lock = slot_path(slot_dir(state, env["TAPEWATCH_CLASSIFY__GROUP_ID"]), 0)
+        specs = [
+            ChildSpec(
+                "classify",
+                [*tapewatch, "classify"],
+                env,
+                _healthz(health["classify"]),
+                slot_lock=lock,
+            )
+        ]
+        specs += [
+            ChildSpec(
+                f"classify-standby-{n}",
+                [*tapewatch, "classify", "--standby"],
+                env,
+                standby_for="classify",
+            )
+            for n in range(standbys)
+        ]
         if ingest:
             specs.append(
                 ChildSpec("ingest", [*tapewatch, "ingest"], env, _healthz(health["ingest"]))
@@ -248,6 +286,7 @@ class Stack:
         """SIGKILL worker ``name``; returns the moment, with the rows stored by then sampled
         after the process is gone (a batch committed just before the kill is not its
         successor's)."""
+        self.supervisor.check()  # whichever process holds the slot is the worker
         proc = next(c.proc for c in self.supervisor.children if c.spec.name == name)
         assert proc is not None
         proc.send_signal(signal.SIGKILL)
@@ -258,11 +297,17 @@ class Stack:
             self.samples.append((moment, got[0]))
         return moment
 
-    def starts(self) -> list[float]:
-        """Exec → first stored batch of every classify process, from its start-up log lines."""
+    def starts(self) -> tuple[list[float], list[float]]:
+        """Exec → first stored batch of every cold-started classify process, and slot taken →
+        first stored batch of every standby that took over, from the log they share."""
         log = next(c.log_path for c in self.supervisor.children if c.spec.name == "classify")
-        pattern = re.compile(r"start-up: first_batch ([0-9.]+) s after exec")
-        return [float(m.group(1)) for m in pattern.finditer(log.read_text(errors="replace"))]
+        text = log.read_text(errors="replace")
+        cold = re.compile(r"start-up: first_batch ([0-9.]+) s after exec")
+        takeover = re.compile(r"takeover: first batch ([0-9.]+) s after taking the slot")
+        return (
+            [float(m.group(1)) for m in cold.finditer(text)],
+            [float(m.group(1)) for m in takeover.finditer(text)],
+        )
 
     def close(self) -> None:
         self.supervisor.stop(grace_s=10)
@@ -274,7 +319,7 @@ def _finish(stack: Stack, report: Report, sent: set[str], started: float, timeou
     stack.pump(lambda: stack.count() >= total, timeout_s)
     report.drain_s = time.monotonic() - started
     stack.pump(lambda: False, 2.0)  # would a late duplicate still arrive?
-    report.starts_s = stack.starts()
+    report.starts_s, report.takeovers_s = stack.starts()
     ids = stack.stored_ids()
     report.rows_out = len(ids)
     report.duplicates = len(ids) - len(set(ids))
@@ -297,11 +342,13 @@ def classify_kills(
     headlines: int,
     kills: int,
     rng: random.Random,
+    standbys: int = 0,
 ) -> Report:
-    """SIGKILL the classify worker ``kills`` times while it drains ``headlines``."""
-    report = Report("classify-kills", headlines, faults=kills)
+    """SIGKILL the classify worker ``kills`` times while it drains ``headlines``; in both runs
+    the worker has ``standbys`` warm standbys to take over."""
+    report = Report("classify-kills", headlines, faults=kills, standbys=standbys)
     timeout = 60 + headlines / 5
-    with _stack(kafka, postgres, model) as base:
+    with _stack(kafka, postgres, model, standbys=standbys) as base:
         sent = base.produce(headlines)
         started = time.monotonic()
         base.supervisor.start()
@@ -310,7 +357,7 @@ def classify_kills(
         stored_at = [t for t, n in base.samples if n > 0]
         busy = stored_at[-1] - stored_at[0] if stored_at else report.drain_s
         assert base.stored_ids(), "the run without faults stored nothing"
-    with _stack(kafka, postgres, model) as stack:
+    with _stack(kafka, postgres, model, standbys=standbys) as stack:
         sent = stack.produce(headlines)
         started = time.monotonic()
         stack.supervisor.start()
@@ -619,14 +666,19 @@ def run_suite(
     *,
     seed: int = 7,
     say: Callable[[str], None] = print,
+    standbys: int | None = None,
 ) -> list[Report]:
+    """``standbys``: the classify worker's warm standbys (None: as the settings say)."""
+    if standbys is None:
+        cfg = Settings().classify
+        standbys = cfg.standby_count if cfg.standby else 0
     rng = random.Random(seed)
     reports = []
     for name in size.scenarios:
         started = time.monotonic()
         if name == "classify-kills":
             report = classify_kills(
-                kafka, postgres, model, size.headlines, size.classify_kills, rng
+                kafka, postgres, model, size.headlines, size.classify_kills, rng, standbys
             )
         elif name == "ingest-kills":
             report = ingest_kills(
@@ -653,6 +705,12 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="model directory (default: a tiny random one)")
     parser.add_argument("--scenario", action="append", help="run only these scenarios")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--standbys",
+        type=int,
+        help="classify-kills: warm standbys of the classify worker, 0 for none (default: "
+        "as `tapewatch up`, TAPEWATCH_CLASSIFY__STANDBY and __STANDBY_COUNT)",
+    )
     args = parser.parse_args()
     size = SHORT if args.short else LONG
     if args.scenario:
@@ -671,7 +729,7 @@ def main() -> None:
     kafka.start()
     postgres.start()
     try:
-        reports = run_suite(kafka, postgres, model, size, seed=args.seed)
+        reports = run_suite(kafka, postgres, model, size, seed=args.seed, standbys=args.standbys)
     finally:
         postgres.stop()
         kafka.stop()

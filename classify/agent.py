@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from classify import telemetry
 from classify.registration import register_when_loaded
-from classify.slots import claim_slot, wait_for_slot
+from classify.slots import claim_slot, slot_dir, wait_for_slot
 from classify.stage import BatchOutcome, DeadLetter, process_batch
 from entities.tagger import EntityTagger
 from storage.db import make_engine, session_scope
@@ -415,7 +415,7 @@ def run(settings: Settings, *, shadow: bool = False, standby: bool = False) -> N
     (``ClassifyConfig.standby_slot``) and take over from the worker holding it when it dies."""
     milestone("imports")
     bootstrap = settings.resolved_kafka_bootstrap()
-    lock_dir = settings.state_dir / "classify-slots" / settings.classify.group_id
+    lock_dir = slot_dir(settings.state_dir, settings.classify.group_id)
     engine = make_engine(settings.resolved_database_url(), pool_size=2)
     publish = not shadow
     if standby:

@@ -59,11 +59,19 @@ class ClassifyConfig(BaseModel):
         "process with the model loaded that takes over the slot the instant the worker dies "
         "(the model is in memory twice, see `standby_memory_mb`).",
     )
+    standby_count: int = Field(
+        default=1,
+        ge=1,
+        le=4,
+        description="Warm standbys per classify worker when `standby` is on: more cover crashes "
+        "in quick succession (a replacement takes a cold start to warm up), each costs the "
+        "memory of another worker.",
+    )
     standby_memory_mb: int = Field(
         default=1024,
         ge=0,
         description="Memory a standby needs (a second interpreter, torch and the model); "
-        "`tapewatch up` leaves the standby off when less is available.",
+        "`tapewatch up` starts no more standbys than the available memory holds.",
     )
     session_timeout_s: float = Field(
         default=20.0,

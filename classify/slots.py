@@ -35,12 +35,21 @@ class Slot:
         self._lock.close()
 
 
+def slot_dir(state_dir: Path, group_id: str) -> Path:
+    """Where the slot locks of consumer group ``group_id`` live."""
+    return state_dir / "classify-slots" / group_id
+
+
+def slot_path(lock_dir: Path, number: int) -> Path:
+    return lock_dir / f"slot-{number}.lock"
+
+
 def claim_slot(lock_dir: Path, wanted: int | None = None) -> Slot:
     """Lock slot ``wanted``, or the lowest free one; raises :class:`SlotTaken`."""
     lock_dir.mkdir(parents=True, exist_ok=True)
     candidates = [wanted] if wanted is not None else range(MAX_SLOTS)
     for number in candidates:
-        handle = (lock_dir / f"slot-{number}.lock").open("a")
+        handle = slot_path(lock_dir, number).open("a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -60,7 +69,7 @@ def wait_for_slot(lock_dir: Path, number: int) -> Slot:
     polling delay). A signal still ends it: SIGTERM's default action, or a handler that raises.
     """
     lock_dir.mkdir(parents=True, exist_ok=True)
-    handle = (lock_dir / f"slot-{number}.lock").open("a")
+    handle = slot_path(lock_dir, number).open("a")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX)
     except BaseException:

@@ -56,6 +56,10 @@ class ChildSpec:
     # The warm standby of the child of this name: never probed (it serves nothing while it
     # waits); when that child exits, this one's process is promoted into it.
     standby_for: str | None = None
+    # The lock file that makes a process this worker (a classify slot): whichever of the
+    # worker's and its standbys' processes holds it is the worker, whatever the supervisor
+    # believed (a standby that was warm first, two standbys woken in either order).
+    slot_lock: Path | None = None
 
 
 @dataclass
@@ -165,6 +169,7 @@ class Supervisor:
                     child.start()
                     log.info("restarted %s (pid %d)", child.spec.name, child.proc.pid)  # type: ignore[union-attr]
                 continue
+            self._follow_slot(child, now)
             if child.proc is None or child.proc.poll() is None:
                 continue
             cause = child.kill_reason or f"exited with code {child.proc.returncode}"
@@ -184,11 +189,47 @@ class Supervisor:
             self._probe(now)
         self.publish_states()
 
+    def _standbys(self, child: Child) -> list[Child]:
+        return [c for c in self.children if c.spec.standby_for == child.spec.name and c.running()]
+
     def _standby_of(self, child: Child) -> Child | None:
-        """The running standby of ``child`` that has been up longest (the likeliest to have
-        finished loading), or None."""
-        ready = [c for c in self.children if c.spec.standby_for == child.spec.name and c.running()]
+        """The standby to promote into ``child``: the one holding the slot already (it took it
+        the instant the worker died), else the one up longest (the likeliest to be warm)."""
+        ready = self._standbys(child)
+        holder = lock_holder(child.spec.slot_lock) if child.spec.slot_lock else None
+        for standby in ready:
+            if standby.proc is not None and standby.proc.pid == holder:
+                return standby
         return min(ready, key=lambda c: c.started_at, default=None)
+
+    def _follow_slot(self, child: Child, now: float) -> None:
+        """Make ``child`` the process that holds its slot lock, if a standby's process does."""
+        if child.spec.slot_lock is None or (child.proc is not None and not child.running()):
+            return  # an exit is handled (and counted) by the caller
+        holder = lock_holder(child.spec.slot_lock)
+        if holder is None or (child.proc is not None and child.proc.pid == holder):
+            return
+        standby = next(
+            (c for c in self._standbys(child) if c.proc is not None and c.proc.pid == holder),
+            None,
+        )
+        if standby is None:
+            return
+        log.info(
+            "%s: pid %d (a standby) holds its slot; it is the worker now%s",
+            child.spec.name,
+            holder,
+            f", pid {child.proc.pid} a standby" if child.running() else "",
+        )
+        # Swapped, not restarted: the process the supervisor took for the worker is waiting.
+        child.proc, standby.proc = standby.proc, child.proc
+        child.started_at, standby.started_at = now, child.started_at
+        child.restart_at = None
+        child.probe_failures = 0
+        child.next_probe_at = 0.0
+        if standby.proc is None:
+            standby.restart_at = now
+            standby.restart_reason = "its process became the worker"
 
     def _promote(self, child: Child, standby: Child, now: float, decision: RestartDecision) -> None:
         """``child`` exited: its standby's process becomes ``child`` (it takes the slot lock by
@@ -276,6 +317,23 @@ class Supervisor:
             child.restart_at = None
             child.close_log()
         self.publish_states(force=True)  # every worker "stopped", until the file goes stale
+
+
+def lock_holder(path: Path) -> int | None:
+    """The pid holding an ``flock`` on ``path``, from /proc/locks (Linux); None when nobody
+    holds it or it cannot be told."""
+    try:
+        stat = path.stat()
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    device = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    for line in table.splitlines():
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE <pid> <maj:min:inode> 0 EOF"; waiters read "1: -> FLOCK".
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device:
+            return int(fields[4])
+    return None
 
 
 def probe(url: str, timeout_s: float = 1.0) -> tuple[bool, str]:
@@ -382,24 +440,32 @@ def plan_children(
         )
     )
     if (settings.model_dir / MODEL_MARKER).is_file():
+        from classify.slots import slot_dir, slot_path
+
         classify_argv = _python("-m", "tapewatch.cli", "worker", "classify")
-        standby, why = standby_fits(settings, available_memory_mb())
+        standbys, why = standbys_that_fit(settings, available_memory_mb())
         if why:
             notes.append(why)
-        classify_env = base
-        if standby:
-            # Both wait on the same slot, so the standby is the worker's and nobody else's.
-            classify_env = base | {
-                "TAPEWATCH_CLASSIFY__WORKER_SLOT": str(settings.classify.standby_slot())
-            }
+        classify_env, slot_lock = base, None
+        if standbys:
+            # All wait on the same slot, so a standby is this worker's and nobody else's.
+            slot = settings.classify.standby_slot()
+            classify_env = base | {"TAPEWATCH_CLASSIFY__WORKER_SLOT": str(slot)}
+            slot_lock = slot_path(slot_dir(settings.state_dir, settings.classify.group_id), slot)
         specs.append(
             # Slot 0 on this host: its health port is classify_port + 0.
-            ChildSpec("classify", classify_argv, classify_env, healthz(health.classify_port))
+            ChildSpec(
+                "classify",
+                classify_argv,
+                classify_env,
+                healthz(health.classify_port),
+                slot_lock=slot_lock,
+            )
         )
-        if standby:
+        for n in range(standbys):
             specs.append(
                 ChildSpec(
-                    "classify-standby",
+                    "classify-standby" + (f"-{n + 1}" if n else ""),
                     [*classify_argv, "--standby"],
                     classify_env,
                     standby_for="classify",
@@ -464,21 +530,27 @@ def available_memory_mb() -> int | None:
     return None
 
 
-def standby_fits(settings: Settings, available_mb: int | None) -> tuple[bool, str]:
-    """Whether `tapewatch up` runs a classify standby, and a note for the terminal when not."""
+def standbys_that_fit(settings: Settings, available_mb: int | None) -> tuple[int, str]:
+    """How many classify standbys `tapewatch up` runs, and a note for the terminal when it
+    runs fewer than asked for."""
     cfg = settings.classify
     if not cfg.standby:
-        return False, ""
+        return 0, ""
     if not cfg.static_membership:
         # Without a static id the standby joins as a new member and waits out the dead one's
         # session like any restart: the memory would buy little.
-        return False, "classify standby off: it needs static membership"
-    if available_mb is not None and available_mb < cfg.standby_memory_mb:
-        return False, (
-            f"classify standby off: {available_mb} MB of memory available, it needs "
-            f"{cfg.standby_memory_mb} MB (TAPEWATCH_CLASSIFY__STANDBY_MEMORY_MB)"
-        )
-    return True, ""
+        return 0, "classify standby off: it needs static membership"
+    if available_mb is None or cfg.standby_memory_mb == 0:
+        return cfg.standby_count, ""  # nothing to tell: trust the setting
+    # The worker itself needs as much again.
+    fit = max(0, min(cfg.standby_count, available_mb // cfg.standby_memory_mb - 1))
+    if fit == cfg.standby_count:
+        return fit, ""
+    return fit, (
+        f"classify standbys: {fit} of {cfg.standby_count}: {available_mb} MB of memory "
+        f"available, the worker and each standby need {cfg.standby_memory_mb} MB "
+        "(TAPEWATCH_CLASSIFY__STANDBY_MEMORY_MB)"
+    )
 
 
 class Events:

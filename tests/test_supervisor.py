@@ -5,6 +5,7 @@ policy is pure and tested on its own; the supervisor is tested with real child p
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -22,8 +23,9 @@ from tapewatch.supervisor import (
     Supervisor,
     UpOptions,
     available_memory_mb,
+    lock_holder,
     plan_children,
-    standby_fits,
+    standbys_that_fit,
 )
 from tests.processes import descendants, survivors
 
@@ -141,8 +143,7 @@ SLOT_HOLDER = """
 import fcntl, os, sys, time
 from tapewatch.health import HealthServer
 lock_path, port = sys.argv[1], int(sys.argv[2])
-if "--standby" in sys.argv:
-    time.sleep(0.5)  # the model
+time.sleep(0.5 if "--standby" in sys.argv else 4 if "--slow" in sys.argv else 0)  # the model
 lock = open(lock_path, "a")
 fcntl.flock(lock, fcntl.LOCK_EX)
 print(f"pid {os.getpid()} took the slot", flush=True)
@@ -157,17 +158,25 @@ PROBED = SupervisorConfig(
     backoff_max_s=8,
     liveness_interval_s=0.2,
     liveness_failures=2,
-    liveness_grace_s=1.0,
+    liveness_grace_s=3.0,  # a Python start on a loaded machine
 )
 
 
-def _pair(tmp_path: Path, config: SupervisorConfig = PROBED) -> Supervisor:
+def _pair(
+    tmp_path: Path,
+    config: SupervisorConfig = PROBED,
+    *,
+    standbys: int = 1,
+    worker_args: tuple[str, ...] = (),
+) -> Supervisor:
     port = free_port()
-    argv = [sys.executable, "-c", SLOT_HOLDER, str(tmp_path / "slot.lock"), str(port)]
+    lock = tmp_path / "slot.lock"
+    argv = [sys.executable, "-c", SLOT_HOLDER, str(lock), str(port)]
     url = f"http://127.0.0.1:{port}/healthz"
-    specs = [
-        ChildSpec("worker", argv, {}, health_url=url),
-        ChildSpec("worker-standby", [*argv, "--standby"], {}, standby_for="worker"),
+    specs = [ChildSpec("worker", [*argv, *worker_args], {}, health_url=url, slot_lock=lock)]
+    specs += [
+        ChildSpec(f"worker-standby-{n}", [*argv, "--standby"], {}, standby_for="worker")
+        for n in range(standbys)
     ]
     return Supervisor(specs, tmp_path / "logs", config)
 
@@ -184,11 +193,11 @@ def test_a_waiting_standby_is_never_probed_nor_killed(tmp_path: Path) -> None:
     supervisor.start()
     try:
         worker, standby = supervisor.children
-        _run(supervisor, 4.0)  # well past the grace, twenty probes
+        _run(supervisor, 6.0)  # well past the grace, fifteen probes
         assert worker.restarts == standby.restarts == 0
         assert worker.probe_failures == standby.probe_failures == 0
         assert standby.running() and worker.running()
-        (state,) = [s for name, s in supervisor.status() if name == "worker-standby"]
+        (state,) = [s for name, s in supervisor.status() if name == "worker-standby-0"]
         assert state.startswith("standby for worker (pid ")
         # One log for both: the standby's process becomes the worker's when promoted.
         assert standby.log_path == worker.log_path == tmp_path / "logs" / "worker.log"
@@ -218,7 +227,7 @@ def test_when_the_worker_dies_its_standby_takes_its_place_and_a_new_standby_star
             assert standby.running() and standby.restarts == round_
             assert wait_until(lambda p=waiting.pid: _took_slot(supervisor, p), timeout=5)
             # Probed as the worker once its grace has passed, and healthy: left alone.
-            _run(supervisor, 2.0)
+            _run(supervisor, 4.0)
             assert worker.proc is waiting and waiting.poll() is None
             assert worker.probe_failures == 0
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -265,13 +274,53 @@ def test_a_crash_loop_backs_off_the_new_standby_not_the_takeover(tmp_path: Path)
         supervisor.check()
         assert worker.proc is waiting
         assert standby.proc is None and standby.restart_at is not None
-        (state,) = [s for name, s in supervisor.status() if name == "worker-standby"]
+        (state,) = [s for name, s in supervisor.status() if name == "worker-standby-0"]
         assert state.startswith("restarting in 2 s") and "crash loop" in state
     finally:
         supervisor.stop(grace_s=2)
 
 
-def test_up_runs_a_standby_when_it_is_on_and_the_memory_is_there(tmp_path: Path) -> None:
+def test_the_worker_is_whichever_process_holds_the_slot(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A standby that was warm before the worker took the slot is the worker: the supervisor
+    swaps them (and so probes and kills the right one); with two standbys, the one the kernel
+    woke is promoted."""
+    supervisor = _pair(tmp_path, standbys=2, worker_args=("--slow",))
+    caplog.set_level(logging.INFO, logger="tapewatch.supervisor")
+    supervisor.start()
+    lock = tmp_path / "slot.lock"
+    try:
+        worker = supervisor.children[0]
+        slow = worker.proc
+        assert slow is not None
+
+        def settled() -> bool:
+            supervisor.check()
+            return worker.proc is not None and worker.proc.pid == lock_holder(lock)
+
+        assert wait_until(settled, timeout=10)
+        assert worker.proc is not slow  # a standby was first
+        assert any(
+            "(a standby) holds its slot; it is the worker now" in r.getMessage()
+            for r in caplog.records
+        )
+        assert slow in [c.proc for c in supervisor.children[1:]]
+        for _ in range(3):
+            _run(supervisor, 2.0)  # the others have warmed up and wait
+            dead = worker.proc
+            assert dead is not None
+            dead.kill()
+            dead.wait()
+            assert wait_until(settled, timeout=5)
+            assert worker.proc is not dead and worker.running()
+            assert all(c.running() for c in supervisor.children)
+        assert len({c.proc.pid for c in supervisor.children if c.proc}) == 3
+    finally:
+        supervisor.stop(grace_s=2)
+
+
+def test_up_runs_as_many_standbys_as_asked_for_and_the_memory_holds(tmp_path: Path) -> None:
     model = tmp_path / "model"
     model.mkdir()
     (model / MODEL_MARKER).write_text("{}")
@@ -282,19 +331,38 @@ def test_up_runs_a_standby_when_it_is_on_and_the_memory_is_there(tmp_path: Path)
         plan = plan_children(settings, options, "127.0.0.1:1", "postgresql://x")
         return {s.name: s for s in plan.specs if s.name.startswith("classify")}
 
+    def with_classify(**update: object) -> Settings:
+        return settings.model_copy(update={"classify": settings.classify.model_copy(update=update)})
+
     specs = classify_specs(settings)
-    if standby_fits(settings, available_memory_mb())[0]:
+    if standbys_that_fit(settings, available_memory_mb())[0]:
         assert set(specs) == {"classify", "classify-standby"}
         standby = specs["classify-standby"]
         assert standby.argv[-1] == "--standby" and standby.health_url is None
         assert standby.standby_for == "classify"
         assert standby.env["TAPEWATCH_CLASSIFY__WORKER_SLOT"] == "0"
         assert specs["classify"].env["TAPEWATCH_CLASSIFY__WORKER_SLOT"] == "0"
-    off = settings.model_copy(
-        update={"classify": settings.classify.model_copy(update={"standby": False})}
-    )
-    assert set(classify_specs(off)) == {"classify"}
-    assert standby_fits(settings, 10_000) == (True, "")
-    fits, why = standby_fits(settings, 300)
-    assert not fits and "300 MB of memory available, it needs 1024 MB" in why
-    assert standby_fits(settings, None)[0]  # unknown memory: trust the setting
+        lock = specs["classify"].slot_lock
+        assert lock == tmp_path / "state/classify-slots/tapewatch-classify/slot-0.lock"
+    assert set(classify_specs(with_classify(standby=False))) == {"classify"}
+    assert classify_specs(with_classify(standby=False))["classify"].slot_lock is None
+    assert standbys_that_fit(settings, 10_000) == (1, "")
+    assert standbys_that_fit(with_classify(standby_count=3), 10_000) == (3, "")
+    # The worker needs its share too: 2,500 MB hold it and one standby of 1,024 MB.
+    fit, why = standbys_that_fit(with_classify(standby_count=3), 2500)
+    assert fit == 1 and "1 of 3: 2500 MB of memory available" in why
+    fit, why = standbys_that_fit(settings, 1500)
+    assert fit == 0 and "0 of 1" in why
+    assert standbys_that_fit(settings, None) == (1, "")  # unknown memory: trust the setting
+    assert standbys_that_fit(with_classify(static_membership=False), 10_000)[0] == 0
+
+
+def test_lock_holder_names_the_process_holding_the_slot(tmp_path: Path) -> None:
+    from classify.slots import claim_slot, slot_path
+
+    path = slot_path(tmp_path, 0)
+    assert lock_holder(path) is None  # no file yet
+    slot = claim_slot(tmp_path, 0)
+    assert lock_holder(path) == os.getpid()
+    slot.release()
+    assert lock_holder(path) is None
