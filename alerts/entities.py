@@ -25,7 +25,7 @@ from alerts.windows import Bounds
 if TYPE_CHECKING:
     from alerts.evaluator import Decision
 
-RULE = "entity_negative_spike"
+RULE = rules.ENTITY_RULE
 TOPIC_PREFIX = "Entity | "
 EMPTY = Counts(0, 0)
 
@@ -42,12 +42,13 @@ WINDOW_COUNTS = text(
     f"""
     WITH latest AS (
         SELECT DISTINCT ON (headline_id COLLATE "C", entity_id)
-               entity_id, entity_name, sentiment = 'negative' AS negative, published_at
+               entity_id, entity_name, entity_tickers, sentiment = 'negative' AS negative,
+               published_at
         FROM headline_entities
         WHERE published_at >= :baseline_start AND published_at < :as_of
         ORDER BY headline_id COLLATE "C", entity_id, {RANK}
     )
-    SELECT entity_id, max(entity_name),
+    SELECT entity_id, max(entity_name), max(array_to_string(entity_tickers, ' ')),
            count(*) FILTER (WHERE published_at >= :short_start),
            count(*) FILTER (WHERE published_at >= :short_start AND negative),
            count(*) FILTER (WHERE published_at >= :long_start),
@@ -100,12 +101,19 @@ def thresholds(config: EntityAlertsConfig) -> Thresholds:
     )
 
 
-def window_counts(session: Session, bounds: Bounds) -> dict[str, tuple[str, TopicWindows]]:
-    """entity id -> (display name, its three windows), for every entity seen lately."""
+def window_counts(
+    session: Session, bounds: Bounds
+) -> dict[str, tuple[dict[str, Any], TopicWindows]]:
+    """entity id -> (the entity as evidence names it, its three windows), for every entity
+    seen lately. Its tickers are the watchlist's as stored with its rows (none for rows
+    written before migration 0008)."""
     rows = session.execute(WINDOW_COUNTS, bounds.params()).all()
     return {
-        entity_id: (name, TopicWindows(entity_id, Counts(st, sn), Counts(lt, ln), Counts(bt, bn)))
-        for entity_id, name, st, sn, lt, ln, bt, bn in rows
+        entity_id: (
+            {"id": entity_id, "name": name, "tickers": (tickers or "").split()},
+            TopicWindows(entity_id, Counts(st, sn), Counts(lt, ln), Counts(bt, bn)),
+        )
+        for entity_id, name, tickers, st, sn, lt, ln, bt, bn in rows
     }
 
 
@@ -160,16 +168,18 @@ def decide_entities(
         if alert.rule == RULE:
             entity = alert.evidence.get("entity", {})
             empty = TopicWindows(entity.get("id", ""), EMPTY, EMPTY, EMPTY)
-            counts.setdefault(entity.get("id", ""), (entity.get("name", ""), empty))
+            known = {"id": "", "name": "", "tickers": [], **entity}
+            counts.setdefault(entity.get("id", ""), (known, empty))
     limits = thresholds(cfg)
     decisions = []
     for entity_id in sorted(counts):
-        name, windows = counts[entity_id]
+        entity, windows = counts[entity_id]
+        name = entity["name"]
         detection = detect(windows, limits)
         fp = fingerprint(entity_id)
         evidence: dict[str, Any] = {
             "rule": RULE,
-            "entity": {"id": entity_id, "name": name},
+            "entity": entity,
             "topic": topic_of(name),
             "as_of": bounds.as_of.isoformat(),
             "windows_seconds": {

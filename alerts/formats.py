@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from alerts.rules import ALERT_NAME, PIPELINE_RULE
+from alerts.rules import ALERT_NAME, ENTITY_RULE, PIPELINE_RULE
 from alerts.state import Alert, Event
 
 NATIVE_VERSION = 1
@@ -29,6 +29,33 @@ def _status(event: Event) -> str:
     return "resolved" if event is Event.RESOLVED else "firing"
 
 
+def entity_of(alert: Alert) -> dict[str, Any] | None:
+    """The watchlist entity an entity alert is about (``{"id", "name", "tickers"}``), or None
+    for a topic or pipeline alert."""
+    if alert.rule != ENTITY_RULE:
+        return None
+    entity = alert.evidence.get("entity") or {}
+    return {
+        "id": str(entity.get("id", "")),
+        "name": str(entity.get("name", "")),
+        "tickers": [str(t) for t in entity.get("tickers") or []],
+    }
+
+
+def _entity_label(entity: dict[str, Any]) -> str:
+    """'Shell plc (shell; SHEL)': the display name, then the id a receiver can look up and the
+    tickers a trader knows it by."""
+    tickers = ", ".join(entity["tickers"])
+    return f"{entity['name']} ({entity['id']}{'; ' + tickers if tickers else ''})"
+
+
+def _window(seconds: Any) -> str:
+    seconds = int(seconds or 0)
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    return f"{round(seconds / 60)} min"
+
+
 def summary(alert: Alert, event: Event) -> str:
     """One line a human reads first."""
     if alert.rule == PIPELINE_RULE:
@@ -39,6 +66,18 @@ def summary(alert: Alert, event: Event) -> str:
     short = alert.evidence.get("short", {})
     reference = alert.evidence.get("baseline", {}).get("reference_rate", 0.0)
     rate = short.get("rate", 0.0)
+    entity = entity_of(alert)
+    if entity is not None:
+        # About a company, not a topic: say whom, how it is known, and over what window.
+        label = _entity_label(entity)
+        if event is Event.RESOLVED:
+            return f"Resolved: negative news about {label} has eased"
+        window = _window(alert.evidence.get("windows_seconds", {}).get("short"))
+        return (
+            f"Negative news about {label}: {rate:.0%} of its headlines negative "
+            f"({short.get('negative', 0)} of {short.get('total', 0)} in the last {window}) "
+            f"vs {reference:.0%} baseline"
+        )
     if event is Event.RESOLVED:
         return f"Resolved: negative-sentiment spike on {alert.topic} has ended"
     return (
@@ -52,7 +91,7 @@ def _headlines(alert: Alert) -> list[dict[str, Any]]:
 
 
 def native(alert: Alert, event: Event, receiver: str, key: str) -> dict[str, Any]:
-    return {
+    body = {
         "version": NATIVE_VERSION,
         "idempotency_key": key,
         "receiver": receiver,
@@ -72,6 +111,10 @@ def native(alert: Alert, event: Event, receiver: str, key: str) -> dict[str, Any
             "evidence": alert.evidence,
         },
     }
+    entity = entity_of(alert)
+    if entity is not None:  # an entity alert says whom it is about beside its topic label
+        body["alert"]["entity"] = entity
+    return body
 
 
 def alertmanager(alert: Alert, event: Event, receiver: str, key: str) -> dict[str, Any]:
@@ -81,6 +124,11 @@ def alertmanager(alert: Alert, event: Event, receiver: str, key: str) -> dict[st
         "rule": alert.rule,
         "severity": "warning",
     }
+    entity = entity_of(alert)
+    if entity is not None:  # routable by entity id, whatever the display name
+        labels |= {"entity_id": entity["id"], "entity": entity["name"]}
+        if entity["tickers"]:
+            labels["tickers"] = ",".join(entity["tickers"])
     short = alert.evidence.get("short", {})
     annotations = {
         "summary": summary(alert, event),
@@ -125,7 +173,10 @@ def slack(alert: Alert, event: Event, receiver: str, key: str) -> dict[str, Any]
     lines = []
     for h in _headlines(alert):
         title = _slack_escape(h.get("title", ""))
-        lines.append(f"• <{h['url']}|{title}>" if h.get("url") else f"• {title}")
+        line = f"• <{h['url']}|{title}>" if h.get("url") else f"• {title}"
+        if h.get("matched_text"):  # an entity alert's headline: how it named the entity
+            line += f" _({_slack_escape(str(h['matched_text']))})_"
+        lines.append(line)
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_slack_escape(text)}*"}}
     ]

@@ -14,6 +14,9 @@ RULE = "negative_spike"
 ALERT_NAME = "NegativeSentimentSpike"
 # The pipeline's own alert (alerts/pipeline.py): the monitor cannot see.
 PIPELINE_RULE = "pipeline_blind"
+# The negative-spike rule per watchlist entity (alerts/entities.py); named here so that the
+# payload formats can tell an entity alert without importing the rule's queries.
+ENTITY_RULE = "entity_negative_spike"
 
 
 def fingerprint(topic: str, rule: str = RULE) -> str:

@@ -133,6 +133,7 @@ class EntityTagger:
                         published_at=result.published_at,
                         classified_at=result.classified_at,
                         headline_model_version=result.model_version,
+                        entity_tickers=m.entity.tickers,
                     )
                 )
         return rows
@@ -152,6 +153,7 @@ def _from_headline(result: ClassifiedHeadline, m: EntityMatch) -> EntityRow:
         published_at=result.published_at,
         classified_at=result.classified_at,
         headline_model_version=result.model_version,
+        entity_tickers=m.entity.tickers,
     )
 
 

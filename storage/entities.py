@@ -37,6 +37,7 @@ class EntityRow:
     # The headline model of the pass that wrote the row (migration 0008); None: the row's own
     # version, which is right for a headline-method row.
     headline_model_version: str | None = None
+    entity_tickers: tuple[str, ...] = ()  # the watchlist's, when matched
 
 
 def store_entities(session: Session, rows: Sequence[EntityRow]) -> int:
@@ -46,6 +47,7 @@ def store_entities(session: Session, rows: Sequence[EntityRow]) -> int:
     values = [asdict(r) for r in rows]
     for v in values:
         v["headline_model_version"] = v["headline_model_version"] or v["model_version"]
+        v["entity_tickers"] = list(v["entity_tickers"])
     # A re-delivered message inside one batch would trip ON CONFLICT twice in one statement.
     unique = {tuple(v[k] for k in KEY): v for v in values}
     stmt = (

@@ -388,6 +388,8 @@ class HeadlineEntity(Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     # The watchlist's display name when matched: the database alone can label a chart.
     entity_name: Mapped[str] = mapped_column(String(200))
+    # Its watchlist tickers when matched (migration 0008): an alert's webhook names them.
+    entity_tickers: Mapped[list[str]] = mapped_column(ARRAY(String(16)), server_default="{}")
     matched_text: Mapped[str] = mapped_column(Text)
     sentiment: Mapped[str] = mapped_column(String(16))
     confidence: Mapped[float] = mapped_column(Float)

@@ -5,6 +5,7 @@ the burst, and the backtest lists the same alert."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,8 @@ from alerts import entities as entity_rules
 from alerts.backtest import backtest
 from alerts.config import AlertsConfig
 from alerts.evaluator import evaluate, slots_between
+from alerts.formats import alertmanager, native, slack
+from alerts.state import Alert, Event, State
 from storage import models
 from storage.db import make_engine, session_scope
 from storage.entities import EntityRow, store_entities
@@ -71,6 +74,7 @@ def seed(engine: Engine) -> None:
                     matched_text="Acme", sentiment=sentiment, confidence=0.9,
                     negative_probability=p_neg, model_version="ent-1", method="entity_model",
                     published_at=at, classified_at=at + timedelta(seconds=5),
+                    headline_model_version="m1", entity_tickers=("ACME",),
                 )
             )  # fmt: skip
 
@@ -112,7 +116,7 @@ def test_an_entity_burst_fires_one_entity_alert_while_its_topic_stays_quiet(
         assert T0 + timedelta(minutes=45) <= alert.fired_at <= T0 + timedelta(minutes=70)
         assert alert.state == "resolved" and alert.ended_at < T0 + timedelta(hours=2, minutes=30)
         evidence = alert.evidence
-        assert evidence["entity"] == {"id": "acme", "name": "Acme Corp"}
+        assert evidence["entity"] == {"id": "acme", "name": "Acme Corp", "tickers": ["ACME"]}
         assert evidence["short"]["negative"] >= 5 and evidence["short"]["breached"]
         titles = [h["title"] for h in evidence["headlines"]]
         assert titles and all(t.startswith("Acme recalls") for t in titles)
@@ -125,7 +129,18 @@ def test_an_entity_burst_fires_one_entity_alert_while_its_topic_stays_quiet(
         payload = notes[0].payload
         assert payload["alert"]["rule"] == entity_rules.RULE
         assert payload["alert"]["evidence"]["entity"]["id"] == "acme"
-        assert "Acme Corp" in payload["summary"]
+        # The webhook names the entity (display name, id, tickers), not a topic.
+        assert payload["alert"]["entity"] == {
+            "id": "acme",
+            "name": "Acme Corp",
+            "tickers": ["ACME"],
+        }
+        assert payload["summary"].startswith("Negative news about Acme Corp (acme; ACME): ")
+        assert "in the last 1 h" in payload["summary"] and "spike on" not in payload["summary"]
+        assert (
+            notes[1].payload["summary"]
+            == "Resolved: negative news about Acme Corp (acme; ACME) has eased"
+        )
 
     # The backtest replays the same history into the same single alert.
     replay = backtest(engine, config, T0, T0 + timedelta(hours=3))
@@ -141,3 +156,69 @@ def test_entity_alerts_can_be_turned_off(engine: Engine) -> None:
         evaluate(engine, config, now=slot + timedelta(seconds=3))
     with session_scope(engine) as s:
         assert s.scalars(select(models.Alert)).all() == []
+
+
+ENTITY_ALERT = Alert(
+    fingerprint=entity_rules.fingerprint("shell"),
+    topic="Entity | Shell plc",
+    rule=entity_rules.RULE,
+    state=State.FIRING,
+    started_at=T0,
+    last_evaluated_at=T0,
+    fired_at=T0,
+    evidence={
+        "rule": entity_rules.RULE,
+        "entity": {"id": "shell", "name": "Shell plc", "tickers": ["SHEL", "RDSA"]},
+        "windows_seconds": {"short": 3600, "long": 21600, "baseline": 1209600},
+        "short": {"total": 6, "negative": 5, "rate": 5 / 6, "p_value": 0.004},
+        "baseline": {"reference_rate": 0.25},
+        "headlines": [
+            {
+                "title": "Shell <halts> refinery",
+                "url": "https://n.example/1",
+                "matched_text": "Shell",
+            },
+        ],
+    },
+    id=7,
+)
+
+
+def test_entity_alert_payloads_name_the_entity_in_every_format() -> None:
+    line = (
+        "Negative news about Shell plc (shell; SHEL, RDSA): 83% of its headlines negative "
+        "(5 of 6 in the last 1 h) vs 25% baseline"
+    )
+    body = native(ENTITY_ALERT, Event.FIRING, "ops", "k" * 32)
+    assert body["summary"] == line
+    assert body["alert"]["entity"] == {
+        "id": "shell",
+        "name": "Shell plc",
+        "tickers": ["SHEL", "RDSA"],
+    }
+    assert body["alert"]["topic"] == "Entity | Shell plc"  # receivers route by it as before
+    am = alertmanager(ENTITY_ALERT, Event.FIRING, "ops", "k" * 32)
+    labels = am["alerts"][0]["labels"]
+    assert (labels["entity_id"], labels["entity"], labels["tickers"]) == (
+        "shell",
+        "Shell plc",
+        "SHEL,RDSA",
+    )
+    assert am["commonAnnotations"]["summary"] == line
+    sl = slack(ENTITY_ALERT, Event.FIRING, "ops", "k" * 32)
+    assert sl["text"] == line
+    assert "Shell &lt;halts&gt; refinery> _(Shell)_" in sl["blocks"][1]["text"]["text"]
+    resolved = native(ENTITY_ALERT, Event.RESOLVED, "ops", "k" * 32)
+    assert (
+        resolved["summary"]
+        == "Resolved: negative news about Shell plc (shell; SHEL, RDSA) has eased"
+    )
+    # A topic alert keeps the topic wording and gains no entity fields.
+    topic = dataclasses.replace(
+        ENTITY_ALERT, rule="negative_spike", topic="Energy | Oil", evidence={}
+    )
+    assert native(topic, Event.FIRING, "ops", "k" * 32)["summary"].startswith(
+        "Negative-sentiment spike on Energy | Oil"
+    )
+    assert "entity" not in native(topic, Event.FIRING, "ops", "k" * 32)["alert"]
+    assert "entity_id" not in alertmanager(topic, Event.FIRING, "ops", "k")["alerts"][0]["labels"]

@@ -142,3 +142,16 @@ def test_the_model_file_names_the_tagger_checks_are_the_models() -> None:
     from entities import model, tagger
 
     assert (model.CONFIG, model.WEIGHTS) == tagger.MODEL_FILES
+
+
+def test_every_row_names_its_pass_and_the_entitys_tickers() -> None:
+    """Migration 0008: the rows carry the headline model of the pass that wrote them (the
+    active-version rule keys on it, entity-model rows too) and the watchlist's tickers."""
+    rows = EntityTagger(Matcher(WATCHLIST), Towards()).tag(
+        [h for h, _ in BATCH], [c for _, c in BATCH]
+    )
+    assert {r.headline_model_version for r in rows} == {"m1"}
+    assert {r.entity_id: r.entity_tickers for r in rows} == {
+        "tata-steel": ("TATASTEEL",),
+        "jsw-steel": ("JSWSTEEL",),
+    }

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from alerts.rules import ENTITY_RULE as RULE
 from web.queries.common import buckets, floor_to, iso, series, share
 
-RULE = "entity_negative_spike"  # alerts/entities.py's rule name
 # Range name -> (span, chart grain): coarser than the topics' (common.RANGES), since a company
 # may have five headlines a day and a five-minute share would be 0, 1 or nothing.
 RANGES: dict[str, tuple[int, int]] = {

@@ -1,4 +1,5 @@
-"""Entity rows follow the active model version, as the topic views do (0005).
+"""Entity rows follow the active model version, as the topic views do (0005), and carry the
+entity's tickers.
 
 Revision ID: 0008
 Revises: 0007
@@ -20,6 +21,10 @@ Existing rows are backfilled: a headline-method row's own version; an entity-mod
 classification of its headline written in the same pass (the stage copies the classification's
 ``classified_at`` into the entity rows), else the headline's counted classification.
 
+``entity_tickers``: the watchlist's tickers of the entity when matched, copied like its display
+name (0007), so an entity alert's webhook can name them without the alerts worker reading the
+watchlist. Rows written before 0008 have none.
+
 ``DISTINCT ON`` also names ``published_at`` (the same for every row of a headline), so a
 ``published_at`` bound on ``v_entity_headlines`` is applied before the per-entity ranking
 instead of after it: PostgreSQL pushes a condition into ``DISTINCT ON`` only on its columns.
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0008"
 down_revision = "0007"
@@ -97,6 +103,15 @@ def upgrade() -> None:
     op.add_column(
         "headline_entities", sa.Column("headline_model_version", sa.String(64), nullable=True)
     )
+    op.add_column(
+        "headline_entities",
+        sa.Column(
+            "entity_tickers",
+            postgresql.ARRAY(sa.String(16)),
+            server_default="{}",
+            nullable=False,
+        ),
+    )
     op.execute(BACKFILL)
     op.alter_column("headline_entities", "headline_model_version", nullable=False)
     op.drop_constraint(OLD_UNIQUE, "headline_entities", type_="unique")
@@ -117,3 +132,4 @@ def downgrade() -> None:
         OLD_UNIQUE, "headline_entities", ["headline_id", "entity_id", "model_version"]
     )
     op.drop_column("headline_entities", "headline_model_version")
+    op.drop_column("headline_entities", "entity_tickers")
