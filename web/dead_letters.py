@@ -50,7 +50,7 @@ def read_dead_letters(bootstrap: str, topic: str, latest: int = LATEST) -> DeadL
             enable_auto_commit=False,
             group_id=None,
             request_timeout_ms=5000,
-            api_version_auto_timeout_ms=3000,
+            bootstrap_timeout_ms=3000,  # an unreachable broker answers "not readable" fast
             consumer_timeout_ms=1000,
         )
     except KafkaError as exc:
