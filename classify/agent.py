@@ -422,10 +422,11 @@ def run(settings: Settings, *, shadow: bool = False, standby: bool = False) -> N
         number = settings.classify.standby_slot()
         instance_id = settings.classify.group_instance_id(number)
         loaded = _load_predictor(settings)
-        predictor: Predictor | concurrent.futures.Future[Predictor] = loaded
         # Built now: the static id is the slot's, known before the slot is ours.
         app, stage = _build(settings, bootstrap, loaded, engine, instance_id, publish, None)
         _warm_up(stage, loaded, engine)
+        # Recorded now, off the takeover's path (the same model as the worker's, as a rule).
+        register_when_loaded(loaded, engine, settings.model_dir, live=not shadow)
         milestone("standby_ready")
         log.info("classify standby: model %s warm, waiting for slot %d", loaded.version, number)
         # Nothing that another process also binds (ports, the group) before this returns.
@@ -445,7 +446,7 @@ def run(settings: Settings, *, shadow: bool = False, standby: bool = False) -> N
         app = build_app(
             settings, bootstrap, predictor, engine, instance_id, publish=publish, tracker=tracker
         )
-    register_when_loaded(predictor, engine, settings.model_dir, live=not shadow)
+        register_when_loaded(predictor, engine, settings.model_dir, live=not shadow)
     # Bound only once the slot is held: a standby beside a live worker would collide on them.
     if settings.classify.metrics_port:
         start_http_server(settings.classify.metrics_port)
