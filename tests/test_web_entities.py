@@ -153,3 +153,14 @@ def test_entity_chart_buckets_are_the_grain_apart(base: str) -> None:
     times = [datetime.fromisoformat(b) for b in chart["buckets"]]
     assert chart["grain_s"] == 86400
     assert all(b - a == timedelta(days=1) for a, b in pairwise(times))
+
+
+def test_an_entity_alerts_chart_is_the_entitys_negative_share(
+    base: str, seeded: EntitySeed
+) -> None:
+    data = get(base, f"/api/v1/alerts/{seeded.firing_alert_id}").json()
+    assert data["alert"]["evidence"]["entity"]["id"] == "acme"
+    chart = data["chart"]
+    # Around the burst: the alert's topic label has no rollup rows, the entity has headlines.
+    assert sum(chart["headlines"]) >= 4
+    assert max(s for s in chart["share"] if s is not None) == 1.0

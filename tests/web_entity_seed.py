@@ -155,7 +155,18 @@ def _seed_alerts(session, now: datetime) -> tuple[int, int]:  # type: ignore[no-
         "baseline": {"total": 50, "negative": 12, "rate": 0.24, "reference_rate": 0.26},
         "short": {"total": 6, "negative": 6, "rate": 1.0, "p_value": 3.1e-4, "breached": True},
         "long": {"total": 7, "negative": 6, "rate": 0.857, "p_value": 1.2e-3, "breached": True},
-        "headlines": [],
+        "headlines": [
+            {
+                "id": "e1",
+                "title": "Acme recalls product line, shares slide (5)",
+                "url": "https://news.example.com/e/recall",
+                "source": "seed-wire",
+                "published_at": now.isoformat(),
+                "matched_text": "Acme",
+                "negative_probability": 0.9,
+                "method": "headline",
+            }
+        ],
     }
     insert = text(
         "INSERT INTO alerts (fingerprint, rule, topic, state, started_at, fired_at, ended_at, "

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from alerts.rules import ENTITY_RULE
 from web.queries.common import buckets, floor_to, grain_for, iso, series
 
 STATES = ("pending", "firing", "resolved")
@@ -31,6 +32,18 @@ TOPIC_SERIES = text(
     SELECT bucket, topic, headlines, negative FROM v_topic_sentiment_rollup
     WHERE grain_s = :grain AND topic = :topic AND bucket >= :start AND bucket <= :end
     ORDER BY bucket
+    """
+)
+# An entity alert's chart: the entity's negative share (its topic column is only a label).
+ENTITY_SERIES = text(
+    """
+    SELECT date_bin(make_interval(secs => :grain), published_at,
+                    TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+           entity_id, count(*) AS headlines,
+           count(*) FILTER (WHERE sentiment = 'negative') AS negative
+    FROM v_entity_headlines
+    WHERE entity_id = :entity_id AND published_at >= :start AND published_at <= :end
+    GROUP BY 1, 2
     """
 )
 NOTIFICATIONS = text(
@@ -90,11 +103,15 @@ def alert_detail(conn: Connection, alert_id: int, now: datetime | None = None) -
     start, stop = row.started_at - pad, min(end + pad, now)
     grain = grain_for((stop - start).total_seconds())
     grid = buckets(start, stop, grain)
-    rows = conn.execute(
-        TOPIC_SERIES,
-        {"grain": grain, "topic": row.topic, "start": floor_to(start, grain), "end": stop},
-    ).all()
-    chart = series(rows, grid).get(row.topic, {"headlines": [], "negative": [], "share": []})
+    bounds = {"grain": grain, "start": floor_to(start, grain), "end": stop}
+    entity = (row.evidence or {}).get("entity") if row.rule == ENTITY_RULE else None
+    if isinstance(entity, dict) and entity.get("id"):
+        rows = conn.execute(ENTITY_SERIES, bounds | {"entity_id": entity["id"]}).all()
+        chart = series(rows, grid, key="entity_id").get(entity["id"])
+    else:
+        rows = conn.execute(TOPIC_SERIES, bounds | {"topic": row.topic}).all()
+        chart = series(rows, grid).get(row.topic)
+    chart = chart or {"headlines": [], "negative": [], "share": []}
     attempts: dict[int, list[dict[str, Any]]] = {}
     for a in conn.execute(ATTEMPTS, {"id": alert_id}):
         attempts.setdefault(a.notification_id, []).append(

@@ -59,10 +59,15 @@
     const a = data.alert;
     const ev = a.evidence || {};
     shownVersion = typeof ev.model_version === "string" ? ev.model_version : null;
+    // An entity alert links its entity's page; its chart is the entity's negative share.
+    const entity = ev.entity && typeof ev.entity.id === "string" ? ev.entity : null;
     document.getElementById("summary").replaceChildren(
       el("span", { class: `state ${a.state}` }, a.state),
       ` ${a.topic} · started ${time(a.started_at)} · fired ${time(a.fired_at)} · ended ${time(a.ended_at)}`,
+      entity ? " · " : null,
+      entity ? el("a", { href: `/entities/${encodeURIComponent(entity.id)}`, class: "entity-link" }, `${entity.name || entity.id}: entity page`) : null,
     );
+    if (entity) document.querySelector("#alert-chart").previousElementSibling.textContent = "Negative share towards the entity around the alert";
     const x = Charts.seconds(data.chart.buckets);
     const marks = [
       { at: at(a.started_at), colour: "#e6a700" },
@@ -88,7 +93,7 @@
         "li",
         {},
         TW.link(h.title, h.url),
-        el("span", { class: "muted" }, ` · ${h.source} · ${time(h.published_at)} · P(negative) ${pct(h.negative_probability)}`),
+        el("span", { class: "muted" }, ` · ${h.source} · ${time(h.published_at)} · P(negative) ${pct(h.negative_probability)}${h.matched_text ? ` · matched "${h.matched_text}"` : ""}`),
       ),
     );
     document.getElementById("evidence-headlines").replaceChildren(...items);

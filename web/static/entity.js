@@ -70,6 +70,8 @@
       document.getElementById("entity-volume-chart"),
       x,
       [{ label: `${e.name}: headlines`, values: data.chart.headlines, colour: "#1f77b4" }],
+      // From zero: a quiet entity's counts are small, and an axis from 2 reads as a jump.
+      { yRange: (_u, _min, max) => [0, Math.max(1, max)] },
     );
     TW.replaceRows(document.querySelector("#entity-headlines tbody"), data.headlines.map(headlineRow));
     const alerts = data.alerts.map(alertRow);
