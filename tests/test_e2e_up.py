@@ -1,6 +1,7 @@
 """End to end: `tapewatch up` with the demo replay as the only source, the shipped model, the
 real broker and PostgreSQL. Headlines reach the views, the scenario's burst fires an alert
-that the local receiver gets, and Ctrl-C leaves no process behind."""
+that the local receiver gets, the web dashboard shows all of it in a real browser while the
+pipeline runs, and Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import time
 from pathlib import Path
 
 import psycopg2
+from kafka import KafkaProducer
+from playwright.sync_api import sync_playwright
 
 from tapewatch.demo.receiver import read_received
 from tapewatch.local import scratch_dir
@@ -20,6 +23,7 @@ from tapewatch.local.proc import free_port
 from tapewatch.settings import Settings
 from tapewatch.supervisor import REFRESH_S
 from tests.processes import descendants, survivors
+from tests.test_web_browser import CHROMIUM, FLAGS, TIMEOUT_MS, _drawn, _shot, _until, _watch
 
 BIN = Path(sys.executable).parent / "tapewatch"
 ALERT_DEADLINE_S = 300
@@ -30,12 +34,12 @@ def test_up_demo_flows_into_views_fires_an_alert_and_stops_cleanly() -> None:
     assert (model_dir / "tapewatch_config.json").is_file(), f"no trained model in {model_dir}"
     tmp_path = scratch_dir("tapewatch-e2e-")
     state = tmp_path / "state"
-    pg_port = free_port()
+    pg_port, web_port, kafka_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAPEWATCH_")}
     env |= {
         "TAPEWATCH_STATE_DIR": str(state),
         "TAPEWATCH_MODEL_DIR": str(model_dir),
-        "TAPEWATCH_KAFKA_PORT": str(free_port()),
+        "TAPEWATCH_KAFKA_PORT": str(kafka_port),
         "TAPEWATCH_POSTGRES_PORT": str(pg_port),
         "TAPEWATCH_INGEST__METRICS_PORT": str(free_port()),
         "TAPEWATCH_INGEST__PUSH_PORT": str(free_port()),
@@ -44,7 +48,8 @@ def test_up_demo_flows_into_views_fires_an_alert_and_stops_cleanly() -> None:
         "TAPEWATCH_HEALTH__INGEST_PORT": str(free_port()),
         "TAPEWATCH_HEALTH__CLASSIFY_PORT": str(free_port()),
         "TAPEWATCH_HEALTH__ALERTS_PORT": str(free_port()),
-        "TAPEWATCH_WEB__PORT": str(free_port()),
+        "TAPEWATCH_WEB__PORT": str(web_port),
+        "TAPEWATCH_WEB__REFRESH_SECONDS": "1",
         "COLUMNS": "200",
     }
     command = [
@@ -105,6 +110,13 @@ def test_up_demo_flows_into_views_fires_an_alert_and_stops_cleanly() -> None:
         assert recent > 500 and negative > 0
         topic = received[0]["payload"]["alert"]["topic"]
         assert topic in fired
+        # Something no classifier can read, straight onto the raw topic: it must be
+        # dead-lettered, and the Pipeline page must say why.
+        producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{kafka_port}")
+        producer.send(Settings().topic_raw, b"<<not a headline>>")
+        producer.flush()
+        producer.close()
+        _look_at_the_dashboard(f"http://127.0.0.1:{web_port}", topic, tmp_path / "screenshots")
     finally:
         seen |= descendants(proc.pid)
         proc.send_signal(signal.SIGINT)
@@ -116,3 +128,68 @@ def test_up_demo_flows_into_views_fires_an_alert_and_stops_cleanly() -> None:
     assert "first classified headline" in output
     assert "alert received by the demo receiver: FIRING" in output
     assert survivors(seen, 15) == [], "processes left behind"
+
+
+def _look_at_the_dashboard(base: str, topic: str, shots: Path) -> None:
+    """What a newcomer sees at the banner's URL while the demo runs: every page with data from
+    the live pipeline, the list growing by itself, the fired alert and its delivery."""
+    shots.mkdir()
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(shots.parent / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1400, "height": 1000},
+        )
+        errors, outside = _watch(context)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        try:
+            page.goto(f"{base}/?range=1h")
+            assert _drawn(page, "#share-chart") >= 20  # the backfilled 20 minutes and on
+            assert _drawn(page, "#volume-chart") >= 20
+            _until(page, "Number(document.querySelector('#heatmap').dataset.cells) > 20")
+            _until(page, "document.querySelectorAll('#topics tbody tr').length >= 5")
+            row = page.locator("#topics tbody tr", has_text=topic)
+            assert row.locator(".state").first.inner_text() in ("firing", "resolved")
+            _shot(page, shots, "overview")
+
+            page.goto(f"{base}/alerts")
+            _until(page, "document.querySelectorAll('#alerts tbody tr').length >= 1")
+            _shot(page, shots, "alerts")
+            page.locator("#alerts tbody tr", has_text=topic).locator("a").first.click()
+            page.wait_for_url(f"{base}/alerts/*")
+            assert _drawn(page, "#alert-chart") > 5
+            _until(page, "document.querySelectorAll('#evidence-headlines li').length >= 1")
+            # The demo receiver took the firing notification: its attempt is on the page.
+            _until(page, "document.querySelectorAll('#deliveries tbody tr').length >= 1")
+            assert "delivered" in page.inner_text("#deliveries")
+            _shot(page, shots, "alert")
+
+            page.goto(f"{base}/headlines")
+            _until(page, "document.querySelectorAll('#headlines tbody tr').length >= 50")
+            first = page.locator("#headlines tbody tr").first.get_attribute("data-id")
+            # The demo keeps pushing: a newer headline arrives on top without a reload.
+            _until(
+                page,
+                f"document.querySelector('#headlines tbody tr').dataset.id !== '{first}'",
+                timeout_s=60,
+            )
+            _shot(page, shots, "headlines")
+
+            page.goto(f"{base}/pipeline")
+            _until(page, "document.querySelectorAll('#workers tbody tr').length >= 3")
+            for worker in ("ingest", "classify", "alerts"):
+                state = page.locator("#workers tbody tr", has_text=worker).locator(".state")
+                assert state.first.inner_text() == "running", worker
+            _until(page, "document.querySelectorAll('#models tbody tr').length >= 1")
+            assert _drawn(page, "#classify-chart") >= 1
+            _until(page, "document.querySelectorAll('#dlq tbody tr').length >= 1", timeout_s=60)
+            assert "1 in the topic" in page.inner_text("#dlq-count")
+            assert "<<not a headline>>" in page.inner_text("#dlq tbody")
+            _shot(page, shots, "pipeline")
+        finally:
+            context.close()
+    assert errors == []
+    assert outside == []
