@@ -25,9 +25,10 @@ classification of its headline written in the same pass (the stage copies the cl
 name (0007), so an entity alert's webhook can name them without the alerts worker reading the
 watchlist. Rows written before 0008 have none.
 
-``DISTINCT ON`` also names ``published_at`` (the same for every row of a headline), so a
-``published_at`` bound on ``v_entity_headlines`` is applied before the per-entity ranking
-instead of after it: PostgreSQL pushes a condition into ``DISTINCT ON`` only on its columns.
+``DISTINCT ON`` also names ``published_at`` (the entity row's copy of the headline's, which the
+view now shows), so a ``published_at`` bound on ``v_entity_headlines`` is applied through
+``ix_headline_entities_published_at`` before the per-entity ranking instead of after ranking
+every row: PostgreSQL pushes a condition into ``DISTINCT ON`` only on its own columns.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ V_ENTITY_HEADLINES = f"""
 CREATE OR REPLACE VIEW v_entity_headlines AS
 SELECT DISTINCT ON (e.headline_id, e.entity_id, e.published_at)
        e.headline_id AS id, e.entity_id, e.entity_name, e.matched_text,
-       h.source, h.url, h.title, h.published_at, h.ingested_at, h.tickers, h.cluster_id,
+       h.source, h.url, h.title, e.published_at, h.ingested_at, h.tickers, h.cluster_id,
        e.sentiment, e.confidence AS sentiment_confidence, e.negative_probability,
        e.method, e.model_version, e.classified_at
 FROM headline_entities e
