@@ -181,8 +181,8 @@ def test_pipeline_reports_feeds_models_and_unreachable_workers(base: str) -> Non
 
 
 def test_pages_escape_hostile_text_and_forbid_external_origins(base: str) -> None:
-    for path in ("/", "/alerts", "/headlines", "/pipeline", "/api", "/alerts/1"):
-        response = get(base, path)
+    for path in ("/", "/alerts", "/headlines", "/entities", "/pipeline", "/api", "/alerts/1"):
+        response = get(base, path, follow_redirects=True)  # "/" names its range first
         assert response.status_code == 200, path
         assert response.headers["content-security-policy"] == CSP
         assert "http" not in CSP and "unsafe" not in CSP
@@ -229,3 +229,41 @@ def test_the_app_refuses_a_role_that_can_read_the_tables(database_url: str) -> N
     reader = make_readonly_engine(readonly_url(WebConfig(), database_url), WebConfig())
     check_read_only(reader)
     reader.dispose()
+
+
+def test_the_overview_opens_on_the_shortest_range_that_holds_the_history(
+    database_url: str, ctx: WebContext
+) -> None:
+    """A fresh install's first minutes fill the chart; a long history opens on 24 h. The URL a
+    bare "/" lands on names the range, so a bookmark keeps what was shown."""
+    from datetime import UTC
+
+    from storage import make_engine, session_scope
+    from storage.repository import store_classified
+    from tests.web_seed import pair
+
+    engine = make_engine(database_url, pool_size=1)
+
+    def store(n: int, age: timedelta) -> None:
+        h, c = pair(n, topic="Macro", sentiment="neutral", at=datetime.now(UTC) - age)
+        with session_scope(engine) as session:
+            store_classified(session, [h], [c])
+
+    with serve(ctx) as url:
+
+        def opens_on() -> str:
+            answer = get(url, "/", follow_redirects=False)
+            assert answer.status_code == 302
+            return answer.headers["location"]
+
+        assert opens_on() == "/?range=1h"  # nothing stored yet
+        store(1, timedelta(minutes=20))
+        assert opens_on() == "/?range=1h"
+        store(2, timedelta(hours=3))
+        assert opens_on() == "/?range=6h"
+        store(3, timedelta(days=3))
+        assert opens_on() == "/?range=24h"
+        page = get(url, "/", follow_redirects=True)
+        assert page.status_code == 200 and str(page.url).endswith("/?range=24h")
+        assert get(url, "/?range=7d", follow_redirects=False).status_code == 200
+    engine.dispose()

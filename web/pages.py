@@ -9,10 +9,12 @@ import json
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from classify.labels import TOPICS
+from web.db import query
+from web.queries.overview import opening_range
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 router = APIRouter(include_in_schema=False)
@@ -43,8 +45,12 @@ def _page(request: Request, template: str, title: str, **extra: object) -> HTMLR
     )
 
 
-@router.get("/", response_class=HTMLResponse)
-def overview_page(request: Request) -> HTMLResponse:
+@router.get("/", response_class=HTMLResponse, response_model=None)
+def overview_page(request: Request) -> HTMLResponse | RedirectResponse:
+    if "range" not in request.query_params:
+        # The address then says what is shown, so a bookmark or a shared link keeps it.
+        opening = query(request.app.state.engine, lambda conn: {"range": opening_range(conn)})
+        return RedirectResponse(f"/?range={opening['range']}", status_code=302)
     return _page(request, "overview.html", "Overview")
 
 

@@ -15,6 +15,9 @@ RANGES: dict[str, tuple[int, int]] = {
     "30d": (30 * 86400, 3600),
 }
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+# Where the Overview opens when the URL names no range: the shortest of these that holds the
+# whole history, so a fresh install's first minutes fill the chart instead of its last sliver.
+OPENING_RANGES = ("1h", "6h", "24h")
 
 
 def floor_to(at: datetime, grain_s: int) -> datetime:

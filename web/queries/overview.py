@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from web.queries.common import RANGES, RawJSON, buckets, floor_to, iso, share
+from web.queries.common import OPENING_RANGES, RANGES, RawJSON, buckets, floor_to, iso, share
 
 # The chart's arrays built by PostgreSQL, one pre-encoded JSON object per topic, busiest
 # first: every (topic, grid slot) pair of the range gets the rollup's cell, or volume 0 and
@@ -75,6 +75,22 @@ ACTIVE_ALERTS = text(
     ORDER BY topic, started_at DESC
     """
 )
+
+
+OLDEST = text("SELECT min(bucket) AS oldest FROM v_topic_sentiment_rollup WHERE grain_s = :grain")
+
+
+def opening_range(conn: Connection, now: datetime | None = None) -> str:
+    """The range the Overview opens on: the shortest opening range that holds every stored
+    bucket (the last one when the history is longer); the shortest when nothing is stored."""
+    oldest = conn.execute(OLDEST, {"grain": RANGES["1h"][1]}).scalar()  # the finest
+    if oldest is None:
+        return OPENING_RANGES[0]
+    age_s = ((now or datetime.now(UTC)) - oldest).total_seconds()
+    for name in OPENING_RANGES:
+        if age_s <= RANGES[name][0]:
+            return name
+    return OPENING_RANGES[-1]
 
 
 def overview(
