@@ -39,7 +39,7 @@ def current(url: str) -> str | None:
 
 
 def set_password(url: str, role: str, password: str) -> None:
-    """Give a login role (the dashboard's read-only one) its password, from the settings."""
+    """Give a login role (one of the dashboard's two) its password, from the settings."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)

@@ -39,15 +39,17 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
     settings = _settings()
     upgrade(settings.resolved_database_url(), revision)
-    if settings.web.readonly_password is not None:
-        from storage.migrate import set_password
+    from storage.migrate import set_password
+    from web.feedback import FEEDBACK_USER
 
-        set_password(
-            settings.resolved_database_url(),
-            settings.web.readonly_user,
-            settings.web.readonly_password.get_secret_value(),
-        )
-        console.print(f"[green]password of {settings.web.readonly_user} set[/]")
+    logins = (
+        (settings.web.readonly_user, settings.web.readonly_password),
+        (FEEDBACK_USER, settings.web.feedback_password),
+    )
+    for role, password in logins:
+        if password is not None:
+            set_password(settings.resolved_database_url(), role, password.get_secret_value())
+            console.print(f"[green]password of {role} set[/]")
     console.print(f"[green]database at revision {revision}[/]")
 
 

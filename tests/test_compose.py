@@ -87,6 +87,8 @@ def test_compose_serves_the_dashboard_and_a_provisioned_grafana() -> None:
     for env in (web["environment"], grafana["environment"], services["migrate"]["environment"]):
         assert env["TAPEWATCH_WEB__READONLY_PASSWORD"] is None
     assert web["environment"]["TAPEWATCH_WEB__TOKEN"] is None
+    for env in (web["environment"], services["migrate"]["environment"]):
+        assert env["TAPEWATCH_WEB__FEEDBACK_PASSWORD"] is None
     image, _, tag = grafana["image"].partition(":")
     assert image.startswith("grafana/") and tag[:1].isdigit()  # a pinned release, not latest
     mounts = dict(_bind(v) for v in grafana["volumes"])

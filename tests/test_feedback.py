@@ -98,3 +98,56 @@ def test_feedback_is_stored_exported_and_trainable(
     }
     assert [(e.text, TOPICS[e.topic]) for e in topic] == [(rows[2].title, "Earnings")]
     assert by_head["sentiment"].weight == 2.0
+
+
+def test_with_password_logins_the_dashboard_reads_and_records_feedback(tmp_path: Path) -> None:
+    """Where PostgreSQL asks the dashboard's two login roles for passwords (as in the Docker
+    set-up), `tapewatch db upgrade` gives each its password from the settings and the served
+    dashboard reads and records feedback with them; a wrong feedback password records nothing."""
+    from pydantic import SecretStr
+
+    from tapewatch.local import LocalPostgres, scratch_dir
+    from tapewatch.local.proc import free_port
+
+    cluster = LocalPostgres(data_dir=scratch_dir("tapewatch-pg-passwords-"), port=free_port())
+    with cluster:
+        hba = cluster.pgdata / "pg_hba.conf"
+        strict = "".join(
+            f"host all {role} 127.0.0.1/32 scram-sha-256\n"
+            for role in ("tapewatch_web", "tapewatch_web_feedback")
+        )
+        hba.write_text(strict + hba.read_text())  # first match wins: these two before trust
+        env = cli_env(
+            TAPEWATCH_DATABASE_URL=cluster.url(),
+            TAPEWATCH_WEB__READONLY_PASSWORD="read-only-secret",
+            TAPEWATCH_WEB__FEEDBACK_PASSWORD="feedback-secret",
+        )
+        up = subprocess.run([BIN, "db", "upgrade"], env=env, capture_output=True, text=True)
+        assert up.returncode == 0, up.stderr
+        assert "password of tapewatch_web_feedback set" in up.stderr  # the console writes there
+        assert "secret" not in up.stdout + up.stderr
+        engine = make_engine(cluster.url(), pool_size=1)
+        with session_scope(engine) as s:
+            s.execute(text("SELECT pg_reload_conf()"))
+        engine.dispose()
+        seeded = seed(cluster.url(), hours=2)
+
+        def served(feedback_password: str) -> WebContext:
+            config = WebConfig(
+                readonly_password=SecretStr("read-only-secret"),
+                feedback_password=SecretStr(feedback_password),
+            )
+            return WebContext(config=config, database_url=readonly_url(config, cluster.url()))
+
+        verdict = {"alert_id": seeded.alert_id, "analyst": "ana", "verdict": "useful"}
+        with serve(served("feedback-secret")) as url:
+            assert httpx.get(f"{url}/api/v1/alerts", timeout=10).status_code == 200
+            assert post(url, "alert", verdict).status_code == 201
+        with serve(served("wrong")) as url:
+            refused = post(url, "alert", verdict)
+            assert refused.status_code == 503
+            assert "TAPEWATCH_WEB__FEEDBACK_PASSWORD" in refused.json()["detail"]
+        engine = make_engine(cluster.url(), pool_size=1)
+        with session_scope(engine) as s:
+            assert s.execute(text("SELECT count(*) FROM alert_feedback")).scalar() == 1
+        engine.dispose()

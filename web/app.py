@@ -26,7 +26,7 @@ UPLOT = ("uplot", "dist")  # under the npm folder
 def create_app(ctx: WebContext, *, watch: bool = True) -> FastAPI:
     """The app for ``ctx``; ``watch=False`` leaves out the background metrics reader."""
     engine = make_readonly_engine(ctx.database_url, ctx.config)
-    feedback_engine = feedback.make_feedback_engine(ctx.database_url)
+    feedback_engine = feedback.make_feedback_engine(ctx.database_url, ctx.config.feedback_password)
     watcher = Watcher(ctx.metrics, ctx.kafka_bootstrap, ctx.dlq_topic)
 
     @asynccontextmanager

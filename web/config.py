@@ -37,6 +37,13 @@ class WebConfig(BaseModel):
         default=None,
         description="Password of `readonly_user` (secret); `tapewatch db upgrade` sets it.",
     )
+    feedback_password: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Password of the feedback login role `tapewatch_web_feedback` (secret; insert into "
+            "the feedback tables only); `tapewatch db upgrade` sets it. Unset: no password."
+        ),
+    )
     refresh_seconds: float = Field(
         default=3.0, gt=0, description="How often the pages fetch new data."
     )

@@ -2,22 +2,24 @@
 
 The dashboard reads through its read-only role; these two write through a second login role,
 ``tapewatch_web_feedback`` (migration 0005), that may insert into the two feedback tables and do
-nothing else, not even read them back. The URL is the read-only one with that user: the same
-host and database, and where pg_hba trusts local connections no password.
+nothing else, not even read them back. The URL is the read-only one with that user and its own
+password (``TAPEWATCH_WEB__FEEDBACK_PASSWORD``; none where pg_hba trusts local connections).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from sqlalchemy import Engine, create_engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from classify.labels import TOPICS
 from storage.feedback import add_alert_verdict, add_headline_correction
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
 FEEDBACK_USER = "tapewatch_web_feedback"
 
@@ -53,17 +55,18 @@ class AlertVerdict(BaseModel):
     comment: str | None = Field(default=None, max_length=2000)
 
 
-def feedback_url(readonly_url: str) -> str:
+def feedback_url(readonly_url: str, password: SecretStr | None = None) -> str:
+    secret = password.get_secret_value() if password is not None else None
     return (
         make_url(readonly_url)
-        .set(username=FEEDBACK_USER, password=None)
+        .set(username=FEEDBACK_USER, password=secret)
         .render_as_string(hide_password=False)
     )
 
 
-def make_feedback_engine(readonly_url: str) -> Engine:
+def make_feedback_engine(readonly_url: str, password: SecretStr | None = None) -> Engine:
     return create_engine(
-        feedback_url(readonly_url),
+        feedback_url(readonly_url, password),
         pool_size=1,
         max_overflow=2,
         pool_pre_ping=True,
@@ -78,6 +81,15 @@ def _write(request: Request, fn: object, row: dict[str, object]) -> dict[str, st
             fn(conn, row)  # type: ignore[operator]
     except IntegrityError as exc:  # the headline or alert does not exist
         raise HTTPException(status_code=404, detail="no such headline or alert") from exc
+    except OperationalError as exc:  # the login refused, or the database down
+        log.warning("feedback not recorded: %s", str(exc.orig).strip().splitlines()[0])
+        raise HTTPException(
+            status_code=503,
+            detail=(
+                f"feedback not recorded: the {FEEDBACK_USER} login could not connect; check "
+                "TAPEWATCH_WEB__FEEDBACK_PASSWORD and that `tapewatch db upgrade` has run"
+            ),
+        ) from exc
     return {"status": "recorded"}
 
 
