@@ -146,7 +146,8 @@ def _look_at_the_dashboard(base: str, topic: str, shots: Path) -> None:
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         try:
-            page.goto(f"{base}/?range=1h")
+            page.goto(f"{base}/")  # the banner's address: a 20-minute history opens on 1 h
+            assert page.url == f"{base}/?range=1h"
             assert _drawn(page, "#share-chart") >= 20  # the backfilled 20 minutes and on
             assert _drawn(page, "#volume-chart") >= 20
             _until(page, "Number(document.querySelector('#heatmap').dataset.cells) > 20")
