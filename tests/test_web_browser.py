@@ -10,7 +10,6 @@ in the test's temporary directory."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,12 +19,13 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 from sqlalchemy import TextClause, text
+from sqlalchemy.orm import Session
 
 from storage import make_engine, session_scope
 from storage.repository import store_classified
 from tapewatch import worker_states
 from tests.web_seed import EVIL_TITLE, Seeded, pair, seed
-from tests.web_server import serve
+from tests.web_server import Writer, serve
 from web.config import WebConfig
 from web.context import WebContext
 from web.db import readonly_url
@@ -45,38 +45,15 @@ FLAGS = [
 TIMEOUT_MS = 20_000
 
 
-class Writer:
-    """Stores one new classified headline every half second until stopped."""
-
-    def __init__(self, database_url: str) -> None:
-        self.engine = make_engine(database_url, pool_size=1)
-        self.stop = threading.Event()
-        self.written = 0
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        n = 10_000_000
-        while not self.stop.wait(0.5):
-            h, c = pair(
-                n,
-                topic="Macro",
-                sentiment="neutral",
-                at=datetime.now(UTC),
-                title=f"Live headline {n - 10_000_000}: Quorvane Bank holds rates",
-            )
-            with session_scope(self.engine) as session:
-                store_classified(session, [h], [c])
-            self.written += 1
-            n += 1
-
-    def __enter__(self) -> Writer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=10)
-        self.engine.dispose()
+def _live_headline(session: Session, n: int) -> None:
+    h, c = pair(
+        10_000_000 + n,
+        topic="Macro",
+        sentiment="neutral",
+        at=datetime.now(UTC),
+        title=f"Live headline {n}: Quorvane Bank holds rates",
+    )
+    store_classified(session, [h], [c])
 
 
 @pytest.fixture
@@ -176,7 +153,7 @@ def test_every_page_in_a_real_browser(
     errors, outside = _watch(browser_context)
     page = browser_context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    with serve(ctx) as base, Writer(database_url) as writer:
+    with serve(ctx) as base, Writer(database_url, _live_headline) as writer:
         # Overview: both charts have a point per bucket, the heatmap painted cells, a row per topic.
         page.goto(f"{base}/?range=24h")
         assert _drawn(page, "#share-chart") >= 288

@@ -10,18 +10,17 @@ loopback. Screenshots are saved in the test's temporary directory."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 from playwright.sync_api import BrowserContext
+from sqlalchemy.orm import Session
 
-from storage import make_engine, session_scope
 from storage.entities import store_entities
 from storage.repository import store_classified
 from tests.test_web_browser import TIMEOUT_MS, _drawn, _shot, _until, _watch, browser_context
 from tests.web_entity_seed import EVIL_NAME, MIXED_TITLE, EntitySeed, _entity, _pair, seed_entities
-from tests.web_server import serve
+from tests.web_server import Writer, serve
 from web.config import WebConfig
 from web.context import WebContext
 from web.db import readonly_url
@@ -29,35 +28,13 @@ from web.db import readonly_url
 __all__ = ["browser_context"]  # the fixture, shared with the other browser test
 
 
-class EntityWriter:
-    """Stores a new headline naming Zorblax Industries every half second until stopped."""
-
-    def __init__(self, database_url: str) -> None:
-        self.engine = make_engine(database_url, pool_size=1)
-        self.stop = threading.Event()
-        self.written = 0
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        n = 5_000_000
-        while not self.stop.wait(0.5):
-            h, c = _pair(n, f"Live: Zorblax Industries ships order {n - 5_000_000}", "positive",
-                         datetime.now(UTC))  # fmt: skip
-            row = _entity(c, "zorblax", "Zorblax Industries", "Zorblax Industries", "positive")
-            with session_scope(self.engine) as session:
-                store_classified(session, [h], [c])
-                store_entities(session, [row])
-            self.written += 1
-            n += 1
-
-    def __enter__(self) -> EntityWriter:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=10)
-        self.engine.dispose()
+def _zorblax_order(session: Session, n: int) -> None:
+    h, c = _pair(5_000_000 + n, f"Live: Zorblax Industries ships order {n}", "positive",
+                 datetime.now(UTC))  # fmt: skip
+    store_classified(session, [h], [c])
+    store_entities(
+        session, [_entity(c, "zorblax", "Zorblax Industries", "Zorblax Industries", "positive")]
+    )
 
 
 def test_entity_pages_in_a_real_browser(
@@ -71,7 +48,7 @@ def test_entity_pages_in_a_real_browser(
     errors, outside = _watch(browser_context)
     page = browser_context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    with serve(ctx) as base, EntityWriter(database_url) as writer:
+    with serve(ctx) as base, Writer(database_url, _zorblax_order) as writer:
         # Entities: a row per entity, the alerting one first, its alert linked.
         page.goto(f"{base}/entities")
         _until(page, "document.querySelectorAll('#entities tbody tr').length == 3")
