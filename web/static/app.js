@@ -116,5 +116,22 @@ const TW = (() => {
     return () => window.clearTimeout(timer);
   }
 
-  return { el, link, safeHref, replaceRows, pct, num, time, duration, params, fillForm, formQuery, getJSON, poll };
+  // One alert as a table row (the Alerts list, an entity's alerts); ``topic``: show its column.
+  function alertRow(a, { topic = true } = {}) {
+    return el(
+      "tr",
+      { class: `row-${a.state}` },
+      el("td", {}, el("a", { href: `/alerts/${a.id}` }, `#${a.id}`)),
+      topic ? el("td", {}, a.topic) : null,
+      el("td", {}, el("span", { class: `state ${a.state}` }, a.state === "resolved" && !a.fired ? "ended (never fired)" : a.state)),
+      el("td", {}, time(a.started_at)),
+      el("td", {}, time(a.fired_at)),
+      el("td", {}, time(a.ended_at)),
+      el("td", { class: "num" }, pct(a.short_rate)),
+      el("td", { class: "num" }, pct(a.reference_rate)),
+      el("td", { class: "num" }, a.p_value === null ? "–" : a.p_value.toExponential(1)),
+    );
+  }
+
+  return { el, link, safeHref, replaceRows, pct, num, time, duration, params, fillForm, formQuery, getJSON, poll, alertRow };
 })();

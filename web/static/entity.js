@@ -33,21 +33,6 @@
     );
   }
 
-  function alertRow(a) {
-    return el(
-      "tr",
-      { class: `row-${a.state}` },
-      el("td", {}, el("a", { href: `/alerts/${a.id}` }, `#${a.id}`)),
-      el("td", {}, el("span", { class: `state ${a.state}` }, a.state === "resolved" && !a.fired ? "ended (never fired)" : a.state)),
-      el("td", {}, time(a.started_at)),
-      el("td", {}, time(a.fired_at)),
-      el("td", {}, time(a.ended_at)),
-      el("td", { class: "num" }, pct(a.short_rate)),
-      el("td", { class: "num" }, pct(a.reference_rate)),
-      el("td", { class: "num" }, a.p_value === null ? "–" : a.p_value.toExponential(1)),
-    );
-  }
-
   async function update() {
     const data = await TW.getJSON(`/api/v1/entities/${encodeURIComponent(id)}?range=${encodeURIComponent(range)}`);
     const e = data.entity;
@@ -74,7 +59,7 @@
       { yRange: (_u, _min, max) => [0, Math.max(1, max)] },
     );
     TW.replaceRows(document.querySelector("#entity-headlines tbody"), data.headlines.map(headlineRow));
-    const alerts = data.alerts.map(alertRow);
+    const alerts = data.alerts.map((a) => TW.alertRow(a, { topic: false }));
     TW.replaceRows(document.querySelector("#entity-alerts tbody"), alerts);
     document.getElementById("no-alerts").hidden = alerts.length > 0;
     return data.query_ms;
