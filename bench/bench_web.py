@@ -156,7 +156,7 @@ ENDPOINTS = [
     "/api/v1/headlines?q=merger",
     "/api/v1/headlines?q=%22crude%20slump%22",
     "/api/v1/pipeline",
-    "/",
+    "/?range=24h",
     "/headlines",
 ]
 
