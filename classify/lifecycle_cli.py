@@ -56,12 +56,17 @@ def reclassify_command(
 
     from classify.loader import load_predictor
     from classify.reclassify import Window, reclassify
+    from entities.tagger import EntityTagger
     from storage import model_versions
     from storage.db import make_engine
 
     settings = load_settings()
     window = Window(_when(since), _when(until) if until else datetime.now(UTC))
     predictor = load_predictor(settings, model)
+    # The watchlist's entities too, as the live stage tags them (None: no watchlist set).
+    tagger = EntityTagger.from_config(
+        settings.entities, device=settings.device, workers=settings.cpu_workers
+    )
     # One connection of its own: the live workers' pools are untouched.
     engine = make_engine(settings.resolved_database_url(), pool_size=1)
     model_versions.register(engine, predictor.version, model, activate_if_none=False)
@@ -94,6 +99,7 @@ def reclassify_command(
                 page_size=batch_size,
                 max_rate=max_rate,
                 on_page=on_page,
+                tag=tagger.tag if tagger is not None else None,
             )
     except KeyboardInterrupt:
         console.print("[yellow]stopped; run the same command again to resume[/]")
@@ -105,6 +111,7 @@ def reclassify_command(
         f"in {done.seconds:.1f} s ({done.rate:.0f} headlines/s; inference "
         f"{done.inference_seconds:.1f} s, writes {done.write_seconds:.1f} s), "
         f"{done.unclassifiable} unclassifiable"
+        + (f"; {done.entity_rows} watchlist entity rows" if tagger is not None else "")
     )
     typer.echo(
         json.dumps(
@@ -112,6 +119,7 @@ def reclassify_command(
                 "model_version": predictor.version,
                 "stored": done.stored,
                 "unclassifiable": done.unclassifiable,
+                "entity_rows": done.entity_rows,
                 "seconds": round(done.seconds, 3),
                 "headlines_per_s": round(done.rate, 1),
             }

@@ -9,25 +9,33 @@ run again writes nothing. The live pipeline is not disturbed: one connection of 
 of bounded size (each transaction holds a few hundred rows' locks for milliseconds), an
 optional rate cap, and classifications that never change what dashboards and alerts read
 unless their version is (or becomes) the active one.
+
+With a watchlist configured, each page's watchlist entities are tagged as the live stage tags
+them and written in the classifications' transaction, under the re-read version's pass
+(``headline_model_version``), so activating the version switches the entity views too.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, text
 
 from storage.db import session_scope
+from storage.entities import EntityRow, store_entities
 from storage.repository import store_classified
-from tapewatch.events import ClassifiedHeadline
+from tapewatch.events import ClassifiedHeadline, Headline
 
 if TYPE_CHECKING:
     from classify.predictor import Predictor
+
+# The entity step (entities/tagger.py ``EntityTagger.tag``): the rows of the entities named.
+Tag = Callable[[Sequence[Headline], Sequence[ClassifiedHeadline]], list[EntityRow]]
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +49,7 @@ PENDING = text(f"SELECT count(*) FROM headlines h WHERE {_RANGE}")
 # (published_at, id) is unique and ordered: the page after a key never repeats or skips a row.
 PAGE = text(
     f"""
-    SELECT h.id, h.source, h.title, h.url, h.published_at
+    SELECT h.id, h.source, h.title, h.url, h.published_at, h.ingested_at, h.tickers
     FROM headlines h
     WHERE {_RANGE} AND (h.published_at, h.id) > (:after_at, :after_id)
     ORDER BY h.published_at, h.id
@@ -68,6 +76,7 @@ class Progress:
     seconds: float = 0.0
     inference_seconds: float = 0.0
     write_seconds: float = 0.0
+    entity_rows: int = 0
 
     @property
     def rate(self) -> float:
@@ -89,8 +98,10 @@ def reclassify(
     page_size: int = 256,
     max_rate: float | None = None,
     on_page: Callable[[Progress], None] | None = None,
+    tag: Tag | None = None,
 ) -> Progress:
-    """Classify every headline of ``window`` that ``predictor.version`` has not classified."""
+    """Classify every headline of ``window`` that ``predictor.version`` has not classified;
+    with ``tag``, store the entities each names beside its classification."""
     from classify.predictor import PredictionError
 
     version = predictor.version
@@ -117,11 +128,12 @@ def reclassify(
         predictions = predictor.predict_batch([r.title for r in rows])
         t1 = time.perf_counter()
         classified_at = datetime.now(UTC)
-        results = []
+        results, read = [], []
         for row, p in zip(rows, predictions, strict=True):
             if isinstance(p, PredictionError):  # nothing the model can read (empty, binary)
                 progress.unclassifiable += 1
                 continue
+            read.append(row)
             results.append(
                 ClassifiedHeadline(
                     headline_id=row.id,
@@ -138,8 +150,11 @@ def reclassify(
                     classified_at=classified_at,
                 )
             )
+        entities = tag([_headline(r) for r in read], results) if tag is not None else []
         with session_scope(engine) as session:
+            # One transaction: a headline's entities commit with its classification.
             stored = store_classified(session, [], results)
+            progress.entity_rows += store_entities(session, entities)
         progress.inference_seconds += t1 - t0
         progress.write_seconds += time.perf_counter() - t1
         progress.stored += stored.classifications_inserted
@@ -162,3 +177,16 @@ def reclassify(
         progress.unclassifiable,
     )
     return progress
+
+
+def _headline(row: Any) -> Headline:
+    """A stored headline as the entity tagger reads it (its title and tickers)."""
+    return Headline(
+        id=row.id,
+        source=row.source,
+        title=row.title,
+        url=row.url,
+        published_at=row.published_at,
+        ingested_at=row.ingested_at,
+        tickers=list(row.tickers or []),
+    )

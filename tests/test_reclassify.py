@@ -1,7 +1,7 @@
 """``tapewatch reclassify`` against a real PostgreSQL: a seeded history re-read by a second tiny
 model lands under that model's version, a second run writes nothing, a run SIGKILLed midway
-resumes with no headline twice, and none of it changes what the views show while the first
-model stays active."""
+resumes with no headline twice, a watchlist's entities are tagged under the re-read pass, and
+none of it changes what the views show while the first model stays active."""
 
 from __future__ import annotations
 
@@ -17,11 +17,18 @@ from sqlalchemy import Engine, text
 
 from classify.predictor import Predictor
 from classify.reclassify import Window, reclassify
+from entities.matcher import Matcher
+from entities.tagger import EntityTagger
+from entities.watchlist import load_watchlist
 from storage import make_engine, session_scope
 from storage import model_versions as mv
+from storage.entities import store_entities
 from storage.repository import store_classified
 from tests.conftest import BIN, cli_env
+from tests.test_classify_entities import WATCHLIST, tiny_entity_model
 from tests.test_storage import T0, make_pair
+
+__all__ = ["tiny_entity_model"]  # the fixture, shared with the classify-stage entity test
 
 PER_VERSION = text(
     "SELECT count(*), count(DISTINCT headline_id) FROM classifications WHERE model_version = :v"
@@ -108,3 +115,74 @@ def test_a_killed_run_resumes_without_a_row_twice(
     assert summary["stored"] == n - stored_at_kill
     assert counts(engine, version) == (n, n)
     assert shown(engine) == {"m1": n}
+
+
+def test_reclassify_tags_watchlist_entities_under_the_new_pass(
+    engine: Engine,
+    database_url: str,
+    second_model: Path,
+    tiny_entity_model: Path,
+    tmp_path: Path,
+) -> None:
+    """With a watchlist set, a re-read stores each headline's entities under the re-read pass
+    (the entity model for a headline naming two), once; the entity views keep the active
+    version's pass until the new version is activated."""
+    watchlist = tmp_path / "watchlist.yaml"
+    watchlist.write_text(WATCHLIST)
+    titles = ["Acme shares soar on profit beat", "Acme up, Apple down on the deal"]
+    pairs = [make_pair(i, topic="Earnings", sentiment="neutral", minute=i) for i in range(60)]
+    pairs = [
+        (h.model_copy(update={"title": f"{titles[i % 2]} {i}", "tickers": []}),
+         c.model_copy(update={"title": f"{titles[i % 2]} {i}"}))
+        for i, (h, c) in enumerate(pairs)
+    ]  # fmt: skip
+    first_pass = EntityTagger(Matcher(load_watchlist(watchlist))).tag(
+        [h for h, _ in pairs], [c for _, c in pairs]
+    )  # no entity model: every entity gets its headline's sentiment, under m1
+    with session_scope(engine) as s:
+        store_classified(s, [h for h, _ in pairs], [c for _, c in pairs])
+        assert store_entities(s, first_pass) == 90  # 30 name Acme, 30 Acme and Apple
+    mv.register(engine, "m1", None, activate_if_none=True)
+    env = cli_env(
+        TAPEWATCH_DATABASE_URL=database_url,
+        TAPEWATCH_DEVICE="cpu",
+        TAPEWATCH_CPU_WORKERS="1",
+        TAPEWATCH_ENTITIES__WATCHLIST_PATH=str(watchlist),
+        TAPEWATCH_ENTITIES__MODEL_DIR=str(tiny_entity_model),
+    )
+    args = [BIN, "reclassify", "--model", str(second_model), "--batch-size", "16"]
+
+    out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout.splitlines()[-1])
+    version = summary["model_version"]
+    assert (summary["stored"], summary["entity_rows"]) == (60, 90)
+    with session_scope(engine) as s:
+        per_pass = dict(
+            s.execute(
+                text(
+                    "SELECT headline_model_version || ' ' || method, count(*) "
+                    "FROM headline_entities GROUP BY 1"
+                )
+            ).all()
+        )
+    assert per_pass == {
+        "m1 headline": 90,
+        f"{version} headline": 30,  # one entity: the headline's own verdict
+        f"{version} entity_model": 60,  # two entities: each its own
+    }
+    assert shown_entities(engine) == {"headline": 90}
+
+    again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert json.loads(again.stdout.splitlines()[-1])["entity_rows"] == 0
+
+    mv.activate(engine, version)
+    assert shown_entities(engine) == {"headline": 30, "entity_model": 60}
+    mv.activate(engine, "m1")  # and back
+    assert shown_entities(engine) == {"headline": 90}
+
+
+def shown_entities(engine: Engine) -> dict[str, int]:
+    with session_scope(engine) as s:
+        rows = s.execute(text("SELECT method, count(*) FROM v_entity_headlines GROUP BY 1"))
+        return {method: n for method, n in rows}
