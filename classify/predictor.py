@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -26,6 +27,7 @@ from classify.results import Prediction, PredictionError
 from classify.sanitize import clean, model_text
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -124,7 +126,7 @@ class Predictor:
                 raise ValueError("int8 dynamic quantisation is a CPU option; drop it on CUDA")
             if bf16:
                 raise ValueError("int8 and bf16 are two different precisions; choose one")
-            model = _quantize(model)
+            model = quantize_int8(model)
             version = f"{version}-int8"
         if compile:
             model.encoder = torch.compile(model.encoder, dynamic=True)
@@ -214,7 +216,9 @@ class Predictor:
         )
 
 
-def _quantize(model: HeadlineClassifier) -> HeadlineClassifier:
+def quantize_int8(model: M) -> M:
+    """``model`` with its Linear layers int8-quantised for CPU inference (weights per output
+    row, activations dynamically)."""
     import warnings
 
     with warnings.catch_warnings():

@@ -35,3 +35,9 @@ class EntitiesConfig(BaseModel):
         description="bf16 autocast of the entity model; unset: on where the CPU (AMX, AVX-512 "
         "BF16) or GPU multiplies bf16 natively.",
     )
+    # A CPU without native bf16 pays fp32 for every pair: int8 weights there instead.
+    int8: bool | None = Field(
+        default=None,
+        description="int8 dynamic quantisation of the entity model on a CPU; unset: on where "
+        "the model runs on a CPU without native bf16 (and bf16 is not asked for).",
+    )

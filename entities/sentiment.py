@@ -106,9 +106,20 @@ class EntitySentiment:
         max_length: int | None = None,
         batch_size: int = 64,
         bf16: bool = False,
+        int8: bool = False,
         workers: int = 1,
     ) -> EntitySentiment:
+        """``int8``: dynamic int8 weights on a CPU (where bf16 is not native, it roughly halves
+        the entity pass; docs/entities.md); its verdicts carry the version with ``-int8``."""
         model, tokenizer, version = load_entity_model(directory)
+        if int8:
+            if torch.device(device).type != "cpu":
+                raise ValueError("int8 dynamic quantisation is a CPU option; drop it on CUDA")
+            if bf16:
+                raise ValueError("int8 and bf16 are two different precisions; choose one")
+            from classify.predictor import quantize_int8
+
+            model, version = quantize_int8(model), f"{version}-int8"
         return cls(
             model,
             tokenizer,

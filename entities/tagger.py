@@ -75,18 +75,22 @@ class EntityTagger:
             from classify.hardware import native_bf16
 
             bf16 = native_bf16(torch.device(name)) if config.bf16 is None else config.bf16
+            on_cpu = torch.device(name).type == "cpu"
+            int8 = (on_cpu and not bf16) if config.int8 is None else config.int8
             sentiment = EntitySentiment.from_dir(
                 config.model_dir,
                 device=name,
                 max_length=config.max_length,
                 workers=workers or len(os.sched_getaffinity(0)),
                 bf16=bf16,
+                int8=int8,
             )
             log.info(
-                "entity model %s loaded from %s (bf16 %s)",
+                "entity model %s loaded from %s (bf16 %s, int8 %s)",
                 sentiment.version,
                 config.model_dir,
                 bf16,
+                int8,
             )
             return sentiment
 

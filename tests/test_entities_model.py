@@ -129,3 +129,18 @@ def test_a_tiny_training_run_saves_a_model_that_loads_and_reports(
     assert [v.confidence for v in reordered] == pytest.approx([v.confidence for v in verdicts])
     assert alone.confidence == pytest.approx(verdicts[1].confidence, abs=1e-5)
     assert engine.predict([]) == []
+
+    # int8 weights (the default where a CPU lacks native bf16): its own version, its Linear
+    # layers quantised, probabilities close to fp32's; bf16 with it, or a GPU, is refused.
+    import torch
+
+    small = EntitySentiment.from_dir(out, int8=True)
+    assert small.version == f"{result['model_version']}-int8"
+    assert not any(type(m) is torch.nn.Linear for m in small.model.modules())
+    quantised = small.predict(pairs)
+    assert [v.model_version for v in quantised] == [small.version] * 3
+    assert [v.negative_probability for v in quantised] == pytest.approx(
+        [v.negative_probability for v in verdicts], abs=0.05
+    )
+    with pytest.raises(ValueError, match="choose one"):
+        EntitySentiment.from_dir(out, int8=True, bf16=True)
