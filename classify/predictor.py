@@ -126,7 +126,7 @@ class Predictor:
                 raise ValueError("int8 dynamic quantisation is a CPU option; drop it on CUDA")
             if bf16:
                 raise ValueError("int8 and bf16 are two different precisions; choose one")
-            model = quantize_int8(model)
+            model = quantize_linear_int8(model)
             version = f"{version}-int8"
         if compile:
             model.encoder = torch.compile(model.encoder, dynamic=True)
@@ -216,7 +216,7 @@ class Predictor:
         )
 
 
-def quantize_int8(model: M) -> M:
+def quantize_linear_int8(model: M) -> M:
     """``model`` with its Linear layers int8-quantised for CPU inference (weights per output
     row, activations dynamically)."""
     import warnings

@@ -117,9 +117,9 @@ class EntitySentiment:
                 raise ValueError("int8 dynamic quantisation is a CPU option; drop it on CUDA")
             if bf16:
                 raise ValueError("int8 and bf16 are two different precisions; choose one")
-            from classify.predictor import quantize_int8
+            from classify.predictor import quantize_linear_int8
 
-            model, version = quantize_int8(model), f"{version}-int8"
+            model, version = quantize_linear_int8(model), f"{version}-int8"
         return cls(
             model,
             tokenizer,
