@@ -103,6 +103,7 @@ def reclassify(
     """Classify every headline of ``window`` that ``predictor.version`` has not classified;
     with ``tag``, store the entities each names beside its classification."""
     from classify.predictor import PredictionError
+    from classify.stage import to_event
 
     version = predictor.version
     progress = Progress(pending=pending(engine, version, window))
@@ -133,24 +134,10 @@ def reclassify(
             if isinstance(p, PredictionError):  # nothing the model can read (empty, binary)
                 progress.unclassifiable += 1
                 continue
-            read.append(row)
-            results.append(
-                ClassifiedHeadline(
-                    headline_id=row.id,
-                    source=row.source,
-                    title=row.title,
-                    url=row.url,
-                    published_at=row.published_at,
-                    topic=p.topic,
-                    topic_confidence=p.topic_confidence,
-                    sentiment=p.sentiment,
-                    sentiment_confidence=p.sentiment_confidence,
-                    probabilities=p.probabilities,
-                    model_version=version,
-                    classified_at=classified_at,
-                )
-            )
-        entities = tag([_headline(r) for r in read], results) if tag is not None else []
+            headline = _headline(row)
+            read.append(headline)
+            results.append(to_event(headline, p, classified_at))  # as the live stage does
+        entities = tag(read, results) if tag is not None else []
         with session_scope(engine) as session:
             # One transaction: a headline's entities commit with its classification.
             stored = store_classified(session, [], results)
@@ -180,7 +167,7 @@ def reclassify(
 
 
 def _headline(row: Any) -> Headline:
-    """A stored headline as the entity tagger reads it (its title and tickers)."""
+    """A stored headline as the stage's events carry it."""
     return Headline(
         id=row.id,
         source=row.source,
