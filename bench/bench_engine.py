@@ -19,41 +19,21 @@ import time
 from pathlib import Path
 
 import torch
+from naive_pipeline import NaivePipeline
 
 from classify.hardware import cpu_description, native_bf16
 from classify.predictor import Predictor, configure_cpu_threads
-from classify.sanitize import model_text
 from classify.training.data import load_split
 from tapewatch.settings import Settings
 
 
 def naive_pipeline_rate(model_dir: Path, texts: list[str], device: str) -> float:
-    from transformers import pipeline
-
-    # One worker: every core inside each call's kernels, as pipeline() is used normally.
-    engine = Predictor.from_dir(model_dir, device=device, workers=1)
-    model = engine.model
-    extractor = pipeline(
-        "feature-extraction",
-        model=model.encoder,
-        tokenizer=engine.tokenizer,
-        device=engine.device,
-        truncation=True,
-        max_length=engine.max_length,
-    )
-
-    def classify(text: str) -> None:
-        hidden = torch.tensor(extractor(model_text(text))[0])  # (T, H)
-        pooled = hidden.mean(dim=0, keepdim=True).to(engine.device)
-        with torch.inference_mode():
-            torch.softmax(model.topic_head(pooled), -1)
-            torch.softmax(model.sentiment_head(pooled), -1)
-
+    naive = NaivePipeline(model_dir, device)
     for text in texts[:5]:  # warm-up, as the engine gets: the first calls set things up
-        classify(text)
+        naive.classify(text)
     started = time.perf_counter()
     for text in texts:
-        classify(text)
+        naive.classify(text)
     return len(texts) / (time.perf_counter() - started)
 
 
