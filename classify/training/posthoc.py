@@ -45,7 +45,7 @@ def correct_model_dir(
             f"{source} is temperature-scaled: prior-correct the model it was calibrated from, "
             "or retrain (tapewatch train does both, correction first)"
         )
-    train_ex, held_ex = _split(source, record, data_dir)
+    train_ex, held_ex = recorded_split(source, record, data_dir)
     model, tokenizer, source_version = load_model(source)
     correct_priors(model, *head_weights(train_ex, params["class_weighting"]))
     record["hyperparameters"]["prior_correction"] = True
@@ -60,7 +60,7 @@ def calibrate_model_dir(
     record = _record(source, output)
     if record.get("calibration"):
         raise PostHocError(f"{source} is temperature-scaled already")
-    _, held_ex = _split(source, record, data_dir)
+    _, held_ex = recorded_split(source, record, data_dir)
     model, tokenizer, source_version = load_model(source)
     record["calibration"] = calibrate(model, Predictor(model, tokenizer, "source"), held_ex) | {
         "post_hoc": {"source_model_version": source_version, "command": command}
@@ -90,7 +90,7 @@ def trained_sources(record: dict[str, Any]) -> tuple[Source, ...]:
     return parse_sources(declared)
 
 
-def _split(
+def recorded_split(
     source: Path, record: dict[str, Any], data_dir: Path
 ) -> tuple[list[Example], list[Example]]:
     """The source's train/holdout split, rebuilt from the same files (checked by sha256)."""
