@@ -520,3 +520,25 @@ def test_a_fine_tune_starts_from_the_given_model_and_records_it(
         f"Fine-tuned from `{tmp_path / 'first'}` (version `{first.model_version}`)"
         in (tmp_path / "tuned" / "README.md").read_text()
     )
+
+
+def test_a_run_on_one_heads_sources_calibrates_that_head_and_leaves_the_other(
+    toy: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A news-only teacher labels no topic rows: its topic head has nothing to be calibrated
+    on, so it is left as it is (no NaN, no warning), while the sentiment head gets its
+    temperature, and the training log and model card still read."""
+    from classify.training.sources import DEFAULT_SOURCES
+
+    base, data = toy
+    caplog.set_level("INFO")
+    result = train(toy_config(base, data, tmp_path / "news", sources=(DEFAULT_SOURCES[2],)))
+    assert result.calibration["topic"] == {"temperature": 1.0}
+    assert (
+        result.calibration["sentiment"]["holdout_nll_after"]
+        <= (result.calibration["sentiment"]["holdout_nll_before"])
+    )
+    assert not [r for r in caplog.records if r.levelname == "WARNING" and "topic" in r.message]
+    assert "topic head: no holdout rows" in caplog.text
+    card = (tmp_path / "news" / "README.md").read_text()
+    assert "sentiment T = " in card and "topic T = " not in card

@@ -100,6 +100,12 @@ def calibrate(
         rows = np.array([getattr(ex, head) != IGNORE for ex in examples], dtype=bool)
         labels = np.array([getattr(ex, head) for ex in examples], dtype=np.int64)[rows]
         p = probs[rows].astype(np.float64)
+        if not len(labels):
+            # A head no source labels (a news-only teacher's topic head): nothing to fit or
+            # score, and left as it is.
+            log.info("%s head: no holdout rows; left uncalibrated (T = 1)", head)
+            result[head] = {"temperature": 1.0}
+            continue
         fitted = fit_temperature(p, labels)
         if fitted is None:
             log.warning(

@@ -76,7 +76,7 @@ def render_card(directory: Path) -> str:
             f"- Temperature-scaled on the holdout: {head} T = {c['temperature']:.3f} "
             f"(holdout ECE {c['holdout_ece_before']:.3f} → {c['holdout_ece_after']:.3f})"
             for head, c in (training.get("calibration") or {}).items()
-            if head in ("topic", "sentiment")
+            if head in ("topic", "sentiment") and "holdout_ece_before" in c
         ),
         *(
             f"- Calibrated from version `{c['source_model_version']}` by `{c['command']}`"

@@ -346,6 +346,7 @@ def train(
                 f"{h} T={c['temperature']:.3f} (holdout ECE {c['holdout_ece_before']:.3f} -> "
                 f"{c['holdout_ece_after']:.3f})"
                 for h, c in calibration.items()
+                if "holdout_ece_before" in c  # a head with no holdout rows is left as it is
             ),
         )
     version = save_model(kept.cpu(), tokenizer, cfg.output_dir)
