@@ -186,7 +186,11 @@ def _look_at_the_dashboard(base: str, topic: str, shots: Path) -> None:
                 assert state.first.inner_text() == "running", worker
             _until(page, "document.querySelectorAll('#models tbody tr').length >= 1")
             assert _drawn(page, "#classify-chart") >= 1
-            _until(page, "document.querySelectorAll('#dlq tbody tr').length >= 1", timeout_s=60)
+            # Under --no-feeds the table says why it is empty, and where feeds come from.
+            assert "No feed polled yet" in page.inner_text("#feeds tbody")
+            assert "TAPEWATCH_INGEST__FEEDS" in page.inner_text("#feeds tbody")
+            dead = "document.querySelectorAll('#dlq tbody tr:not(.empty)').length >= 1"
+            _until(page, dead, timeout_s=60)
             assert "1 in the topic" in page.inner_text("#dlq-count")
             assert "<<not a headline>>" in page.inner_text("#dlq tbody")
             _shot(page, shots, "pipeline")

@@ -42,7 +42,12 @@ const TW = (() => {
       : el("span", attrs || {}, text);
   }
 
-  function replaceRows(tbody, rows) {
+  // With no rows and an `empty` text, one muted row across the table says why it is empty.
+  function replaceRows(tbody, rows, empty) {
+    if (rows.length === 0 && empty) {
+      const columns = tbody.closest("table").querySelectorAll("thead th").length || 1;
+      rows = [el("tr", { class: "empty" }, el("td", { class: "muted", colspan: String(columns) }, empty))];
+    }
     tbody.replaceChildren(...rows);
   }
 

@@ -64,6 +64,7 @@
     TW.replaceRows(
       document.querySelector("#dlq tbody"),
       dl.latest.map((d) => el("tr", {}, el("td", {}, time(d.failed_at)), el("td", {}, d.stage || "–"), el("td", {}, d.reason || "–"), el("td", { class: "mono" }, d.original))),
+      dl.count === 0 ? "No dead letters: every message so far could be read." : null,
     );
     TW.replaceRows(
       document.querySelector("#feeds tbody"),
@@ -80,6 +81,7 @@
           el("td", { class: "muted" }, f.last_error || ""),
         ),
       ),
+      "No feed polled yet. Feeds come from TAPEWATCH_INGEST__FEEDS (unset: the public feeds in the README); "tapewatch up --no-feeds" polls none.",
     );
     return data.query_ms;
   }
