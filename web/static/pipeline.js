@@ -81,7 +81,7 @@
           el("td", { class: "muted" }, f.last_error || ""),
         ),
       ),
-      "No feed polled yet. Feeds come from TAPEWATCH_INGEST__FEEDS (unset: the public feeds in the README); "tapewatch up --no-feeds" polls none.",
+      "No feed polled yet. Feeds come from TAPEWATCH_INGEST__FEEDS (unset: the public feeds in the README); 'tapewatch up --no-feeds' polls none.",
     );
     return data.query_ms;
   }
