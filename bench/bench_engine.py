@@ -27,8 +27,10 @@ from classify.training.data import load_split
 from tapewatch.settings import Settings
 
 
-def naive_pipeline_rate(model_dir: Path, texts: list[str], device: str) -> float:
-    naive = NaivePipeline(model_dir, device)
+def naive_pipeline_rate(
+    model_dir: Path, texts: list[str], device: str, threads: int | None
+) -> float:
+    naive = NaivePipeline(model_dir, device, threads)
     for text in texts[:5]:  # warm-up, as the engine gets: the first calls set things up
         naive.classify(text)
     started = time.perf_counter()
@@ -100,7 +102,9 @@ def main() -> None:
         )
 
     rows: list[tuple[str, int | str, float]] = []
-    before = naive_pipeline_rate(args.model_dir, texts[: args.baseline_texts], args.device)
+    before = naive_pipeline_rate(
+        args.model_dir, texts[: args.baseline_texts], args.device, args.threads
+    )
     print(f"baseline {before:.0f}/s", flush=True)
     cpu = args.device == "cpu"
     for batch in args.batch_sizes:
@@ -132,7 +136,9 @@ def main() -> None:
             print(f"{name} batch 64, one worker: {rate:.0f}/s", flush=True)
 
     # Measured again at the end: a VM's speed drifts during the run, and the ratio uses the mean.
-    after = naive_pipeline_rate(args.model_dir, texts[: args.baseline_texts], args.device)
+    after = naive_pipeline_rate(
+        args.model_dir, texts[: args.baseline_texts], args.device, args.threads
+    )
     print(f"baseline again {after:.0f}/s", flush=True)
     baseline = (before + after) / 2
     naive = f"naive: pipeline() per headline, fp32 (mean of {before:.0f} before, {after:.0f} after)"

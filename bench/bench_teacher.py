@@ -80,7 +80,9 @@ def main() -> None:
     shipped_int8 = Predictor.from_dir(
         args.model_dir, device="cpu", threads=args.threads, quantize_int8=True
     )
-    naive = NaivePipeline(args.teacher)
+    # Loading sets torch's thread count: every engine gets --threads, the baseline too.
+    naive = NaivePipeline(args.teacher, threads=args.threads)
+    teacher_heads = trained_heads(args.teacher)
     ways: list[tuple[str, str, Probabilities, set[str]]] = [
         (
             "shipped MiniLM, engine fp32",
@@ -98,7 +100,7 @@ def main() -> None:
             "teacher, naive pipeline() per headline",
             naive.version,
             naive.probabilities,
-            trained_heads(args.teacher),
+            teacher_heads,
         ),
     ]
     if not args.no_teacher_engine:
@@ -108,7 +110,7 @@ def main() -> None:
                 "teacher, engine fp32",
                 teacher.version,
                 teacher.probabilities,
-                trained_heads(args.teacher),
+                teacher_heads,
             )
         )
 

@@ -18,11 +18,11 @@ from classify.sanitize import model_text
 
 
 class NaivePipeline:
-    def __init__(self, model_dir: Path, device: str = "cpu") -> None:
+    def __init__(self, model_dir: Path, device: str = "cpu", threads: int | None = None) -> None:
         from transformers import pipeline
 
         # One worker: every core inside each call's kernels, as pipeline() is used normally.
-        engine = Predictor.from_dir(model_dir, device=device, workers=1)
+        engine = Predictor.from_dir(model_dir, device=device, workers=1, threads=threads)
         self.version = engine.version
         self.topics, self.sentiments = engine.topics, engine.sentiments
         self._device = engine.device
