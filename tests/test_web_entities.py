@@ -68,7 +68,12 @@ def test_one_entity_chart_headlines_and_alerts(base: str, seeded: EntitySeed) ->
     assert chart["grain_s"] == 6 * 3600 and len(chart["buckets"]) in (29, 30)
     assert len(chart["share"]) == len(chart["headlines"]) == len(chart["buckets"])
     assert sum(chart["headlines"]) == seeded.headlines["acme"]
-    assert chart["share"][-1] > 0.5  # the burst's bucket
+    # The burst (the last 50 minutes) can straddle a 6-hour bucket boundary, leaving one of
+    # its headlines beside the positive mixed one in the last bucket: the bucket that holds
+    # most of it is one of the last two, and that one is mostly negative.
+    assert max(chart["share"][-2:]) > 0.5
+    last_two = zip(chart["share"][-2:], chart["headlines"][-2:], strict=True)
+    assert sum(round(share * n) for share, n in last_two) >= BURST
     hourly = get(base, "/api/v1/entities/acme?range=24h").json()["chart"]
     assert hourly["grain_s"] == 3600 and len(hourly["buckets"]) in (25, 26)
 
