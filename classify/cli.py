@@ -68,6 +68,13 @@ def train(
         list[str] | None,
         typer.Option(help="Distil this head only ('topic' or 'sentiment'; repeat; default both)."),
     ] = None,
+    distill_source: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Soft targets on this source's rows only (repeat; default every row); the "
+            "others learn from their gold labels alone.",
+        ),
+    ] = None,
     augment: Annotated[
         float,
         typer.Option(help="Teacher-labelled perturbed copies per train row (needs --teacher)."),
@@ -159,6 +166,7 @@ def train(
         distill_weight=distill_weight,
         distill_temperature=distill_temperature,
         distill_heads=tuple(distill_head or ("topic", "sentiment")),
+        distill_sources=tuple(distill_source) if distill_source else None,
         augment=augment,
         ema_decay=ema_decay,
         max_steps=max_steps,

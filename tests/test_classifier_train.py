@@ -9,11 +9,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
 from classify.predictor import Prediction, Predictor
 from classify.training.card import render_card
+from classify.training.data import holdout, load_sources
 from classify.training.train import train
 from tests.tiny_model import (
     TOY_SENTIMENT,
@@ -136,12 +138,47 @@ def test_distillation_alone_teaches_a_student(toy: tuple[Path, Path], tmp_path: 
     assert "the model this directory held before" in render_card(tmp_path / "teacher")
 
 
+def test_distilling_one_source_scores_only_its_rows_and_the_rest_learn_from_gold(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A news teacher's soft targets on the news rows only: the tweet rows are never scored
+    (the cache holds the news rows alone), and with most of the loss on the soft targets the
+    tweet rows still learn both heads from their gold labels."""
+    base, data = toy
+    train(toy_config(base, data, tmp_path / "teacher"))
+    cfg = toy_config(
+        base,
+        data,
+        tmp_path / "student",
+        seed=7,
+        teachers=[tmp_path / "teacher"],
+        teacher_cache=tmp_path / "cache",
+        distill_weight=0.8,
+        distill_heads=("sentiment",),
+        distill_sources=("sentfin-news",),
+    )
+    student = train(cfg)
+    labelled = [ex for part in load_sources(data, "train", cfg.sources).values() for ex in part]
+    train_rows, _ = holdout(labelled, cfg.holdout_fraction, cfg.holdout_seed)
+    news_rows = sum(ex.source == "sentfin-news" for ex in train_rows)
+    assert 0 < news_rows < len(train_rows)
+    (cache,) = (tmp_path / "cache").glob("*.npz")
+    with np.load(cache) as saved:
+        assert len(saved["sentiment"]) == news_rows
+    assert student.holdout["topic"]["accuracy"] == 1.0
+    assert student.holdout["sentiment"]["accuracy"] == 1.0
+    record = json.loads((tmp_path / "student" / "training.json").read_text())
+    assert record["hyperparameters"]["distill_sources"] == ["sentfin-news"]
+
+
 def test_distillation_rejects_bad_settings(toy: tuple[Path, Path], tmp_path: Path) -> None:
     base, data = toy
     with pytest.raises(ValueError, match="distill_weight"):
         train(toy_config(base, data, tmp_path / "x", teachers=[tmp_path], distill_weight=1.5))
     with pytest.raises(ValueError, match="output directory"):
         train(toy_config(base, data, tmp_path / "x", teachers=[tmp_path / "x"]))
+    with pytest.raises(ValueError, match="reuters"):
+        train(toy_config(base, data, tmp_path / "x", distill_sources=("reuters",)))
 
 
 def _drift_from_base(base: Path, model_dir: Path) -> float:

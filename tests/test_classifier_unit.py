@@ -230,6 +230,27 @@ def test_distillation_loss_is_zero_only_when_the_student_matches() -> None:
     assert float(off) > 0.01
 
 
+def test_a_row_with_all_zero_soft_targets_adds_nothing_to_the_distillation_loss() -> None:
+    """Rows of sources outside ``distill_sources`` carry zero targets: the loss is that of the
+    other rows alone (batch-mean over the whole batch), whatever the student says on them."""
+    t_logits, s_logits = torch.randn(6, len(TOPICS)), torch.randn(6, len(SENTIMENTS))
+    t_target, s_target = (
+        torch.softmax(torch.randn(6, len(TOPICS)), -1),
+        torch.softmax(torch.randn(6, len(SENTIMENTS)), -1),
+    )
+    kept = torch.tensor([True, False, True, True, False, False])
+    t_target[~kept], s_target[~kept] = 0.0, 0.0
+    masked = distillation_loss(t_logits, s_logits, t_target, s_target, 2.0)
+    alone = distillation_loss(
+        t_logits[kept], s_logits[kept], t_target[kept], s_target[kept], 2.0
+    ) * (3 / 6)
+    assert torch.isfinite(masked) and torch.allclose(masked, alone, atol=1e-6)
+    shuffled = s_logits.clone()
+    shuffled[~kept] = torch.randn(3, len(SENTIMENTS)) * 10
+    again = distillation_loss(t_logits, shuffled, t_target, s_target, 2.0)
+    assert torch.allclose(again, masked, atol=1e-6)
+
+
 def test_save_load_round_trip_and_version_tracks_weights(tiny_dir: Path, tmp_path: Path) -> None:
     model, tokenizer, version = load_model(tiny_dir)
     assert version == model_version(tiny_dir)

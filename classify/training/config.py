@@ -69,6 +69,11 @@ class TrainConfig:
     # teacher's topics on the news rows (which carry no topic label) without pulling the
     # sentiment head back to the tweets' reading of news.
     distill_heads: tuple[str, ...] = ("topic", "sentiment")
+    # Which sources' rows get the teachers' soft targets (names from ``sources``; None: every
+    # row). A teacher trained on one source knows only that source's labellers: its reading of
+    # the others' rows would pull them away from their own gold labels. Rows outside keep their
+    # gold labels alone, at the (1 - distill_weight) share.
+    distill_sources: tuple[str, ...] | None = None
     # Perturbed copies of the train texts per train row, labelled by the teachers alone
     # (classify/training/augment.py; 0: none). Fixed ``augment_seed``: every seed shares the copies.
     augment: float = 0.0

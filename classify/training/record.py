@@ -39,6 +39,10 @@ def hyperparameters(cfg: TrainConfig) -> dict[str, Any]:
     # Where, and how it was started: not what.
     skip = {"data_dir", "output_dir", "resume", "teacher_cache"}
     params = {k: _plain(v) for k, v in asdict(cfg).items() if k not in skip}
+    if cfg.distill_sources is None:
+        # Unset, it distils every row, as runs did before the option existed: their
+        # checkpoints keep resuming.
+        params.pop("distill_sources")
     if cfg.sources == DEFAULT_SOURCES:
         params["sources"] = "default"  # the declarations live in code; the hashes pin the data
     return params

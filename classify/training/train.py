@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -102,6 +101,13 @@ def train(
         )
     if not cfg.distill_heads or set(cfg.distill_heads) - {"topic", "sentiment"}:
         raise TrainConfigError("distill_heads must name 'topic', 'sentiment' or both")
+    if cfg.distill_sources is not None:
+        unknown = set(cfg.distill_sources) - {s.name for s in cfg.sources}
+        if unknown or not cfg.distill_sources:
+            raise TrainConfigError(
+                f"distill_sources names {sorted(unknown) or 'nothing'}: name one or more of "
+                f"the sources trained on ({', '.join(s.name for s in cfg.sources)})"
+            )
     if any(t.resolve() == cfg.output_dir.resolve() for t in cfg.teachers):
         raise TrainConfigError("a teacher cannot be the output directory: training overwrites it")
     started = time.monotonic()
@@ -171,26 +177,7 @@ def train(
         # Scoring the train files with a base-size teacher takes tens of minutes: kept.
         soft, teacher_versions = saved["soft"], saved["teacher_versions"]
     elif cfg.teachers:
-        # Originals and copies are scored (and cached) apart: the originals' scores are shared
-        # with every run without copies.
-        t_parts, s_parts = [], []
-        for texts in ([ex.text for ex in train_ex], copies):
-            if not texts:
-                continue
-            t_soft, s_soft, teacher_versions = teacher_probabilities(
-                cfg.teachers,
-                texts,
-                device=cfg.device,
-                threads=cfg.threads,
-                cache_dir=cfg.teacher_cache,
-                bf16=cfg.bf16,
-            )
-            t_parts.append(t_soft)
-            s_parts.append(s_soft)
-        soft = (
-            soften(np.concatenate(t_parts), cfg.distill_temperature),
-            soften(np.concatenate(s_parts), cfg.distill_temperature),
-        )
+        soft, teacher_versions = _soft_targets(cfg, train_ex, copies)
     topic_y = torch.tensor([ex.topic for ex in rows])
     sentiment_y = torch.tensor([ex.sentiment for ex in rows])
     source_index = {s.name: i for i, s in enumerate(cfg.sources)}
@@ -376,6 +363,53 @@ def _rng_states(device: torch.device) -> dict[str, Any]:
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
     }
+
+
+def _soft_targets(
+    cfg: TrainConfig, train_ex: list[Example], copies: list[str]
+) -> tuple[tuple[Tensor, Tensor], list[str]]:
+    """The teachers' softened targets for every row (train rows, then copies) and the
+    teachers' versions. Rows outside ``cfg.distill_sources`` are never scored and get all-zero
+    targets, which the KL term gives no weight (0 · log 0 = 0): they learn from gold alone."""
+    chosen = [
+        i
+        for i, ex in enumerate(train_ex)
+        if cfg.distill_sources is None or ex.source in cfg.distill_sources
+    ]
+    # Originals and copies are scored (and cached) apart: the originals' scores are shared
+    # with every run without copies. Copies carry no gold label, so they are always scored.
+    t_parts, s_parts = [], []
+    versions: list[str] = []
+    for texts in ([train_ex[i].text for i in chosen], copies):
+        if not texts:
+            continue
+        t_soft, s_soft, versions = teacher_probabilities(
+            cfg.teachers,
+            texts,
+            device=cfg.device,
+            threads=cfg.threads,
+            cache_dir=cfg.teacher_cache,
+            bf16=cfg.bf16,
+        )
+        t_parts.append(soften(t_soft, cfg.distill_temperature))
+        s_parts.append(soften(s_soft, cfg.distill_temperature))
+    if not t_parts:
+        raise TrainConfigError("distill_sources has no train rows to distil, and no copies")
+    topic, sentiment = torch.cat(t_parts), torch.cat(s_parts)
+    n_chosen = len(chosen)
+    if n_chosen == len(train_ex):
+        return (topic, sentiment), versions
+    log.info(
+        "soft targets on %d of %d train rows (sources %s)",
+        n_chosen,
+        len(train_ex),
+        ", ".join(cfg.distill_sources or ()),
+    )
+    rows = torch.tensor(chosen + list(range(len(train_ex), len(train_ex) + len(copies))))
+    full_t = topic.new_zeros(len(train_ex) + len(copies), topic.shape[1])
+    full_s = sentiment.new_zeros(len(train_ex) + len(copies), sentiment.shape[1])
+    full_t[rows], full_s[rows] = topic, sentiment
+    return (full_t, full_s), versions
 
 
 def _set_rng_states(states: dict[str, Any], device: torch.device) -> None:
