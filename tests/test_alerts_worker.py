@@ -30,7 +30,9 @@ def evaluations(engine: Engine) -> int:
 def test_two_workers_evaluate_once_per_interval_and_notify_once(database_url: str) -> None:
     engine = make_engine(database_url)
     now = datetime.now(UTC)
-    # Baseline: an hour at 20% negative. Spike: the last 40 seconds, mostly negative.
+    # Baseline: an hour at 20% negative. Spike: one headline a second from 40 seconds ago on,
+    # mostly negative, running 100 seconds on: however long the workers take to start, every
+    # evaluation sees the spike in its 60-second window (it must fire, and never resolve).
     start = now - timedelta(seconds=3600)
     rows = [
         Row("Earnings", "negative" if i % 5 == 0 else "neutral", start + timedelta(seconds=6 * i))
@@ -38,7 +40,7 @@ def test_two_workers_evaluate_once_per_interval_and_notify_once(database_url: st
     ]
     rows += [
         Row("Earnings", "negative" if i % 10 else "positive", now - timedelta(seconds=40 - i), 0.9)
-        for i in range(40)
+        for i in range(140)
     ]
     seed(engine, rows)
     receiver = Receiver().start()

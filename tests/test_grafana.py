@@ -102,6 +102,7 @@ def test_every_panel_and_annotation_query_returns_rows(
 def test_the_share_panel_matches_the_rollup_arithmetic(seeded: Seeded, readonly) -> None:  # type: ignore[no-untyped-def]
     dash = dashboard()
     share_sql = next(sql for where, sql in queries(dash) if "Negative share per topic" in where)
+    volume_sql = next(sql for where, sql in queries(dash) if "Volume per topic" in where)
     run = Expansion(
         time_from=seeded.now - timedelta(minutes=30),
         time_to=seeded.now,
@@ -109,8 +110,18 @@ def test_the_share_panel_matches_the_rollup_arithmetic(seeded: Seeded, readonly)
         variables={"topic": ["Energy | Oil", "Macro"]},
     )
     with readonly.connect() as conn:
-        rows = conn.execute(text(run.sql(share_sql))).mappings().all()
-    by_topic = {r["metric"]: r["negative_share"] for r in rows}
+        shares = conn.execute(text(run.sql(share_sql))).mappings().all()
+        volumes = conn.execute(text(run.sql(volume_sql))).mappings().all()
+    # The half hour usually spans two of the panel's 30-minute groups (aligned to :00 and :30),
+    # the second a sliver of a few minutes: weigh each group's share by its volume.
+    volume = {(r["time"], r["metric"]): float(r["headlines"]) for r in volumes}
+    negative: dict[str, float] = {}
+    total: dict[str, float] = {}
+    for r in shares:
+        n = volume[(r["time"], r["metric"])]
+        negative[r["metric"]] = negative.get(r["metric"], 0.0) + r["negative_share"] * n
+        total[r["metric"]] = total.get(r["metric"], 0.0) + n
+    by_topic = {topic: negative[topic] / total[topic] for topic in total}
     # The seeded burst: Energy | Oil runs about 80% negative in the last half hour, Macro 20%.
     assert by_topic["Energy | Oil"] > 0.5 > by_topic["Macro"]
 

@@ -45,8 +45,10 @@ def test_overview_shares_and_volumes_come_from_the_rollups(base: str, seeded: Se
     energy = topics["Energy | Oil"]
     assert len(energy["share"]) == len(data["buckets"])
     rows = {r["topic"]: r for r in data["rows"]}
-    # The burst: 80% negative in the last half hour against a 20% baseline.
-    assert rows["Energy | Oil"]["now_share"] > 0.6
+    # The burst: 80% negative in the last half hour against a 20% baseline. The seed's share
+    # of the "now" window is 0.667; the window moves on while the seed is written (0.647 a
+    # minute or more later), so the bound leaves room.
+    assert rows["Energy | Oil"]["now_share"] > 0.55
     assert rows["Energy | Oil"]["baseline_share"] < 0.3
     assert rows["Energy | Oil"]["alert"]["state"] == "firing"
     assert rows["Earnings"]["alert"] is None
