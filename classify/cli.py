@@ -71,8 +71,9 @@ def train(
     distill_source: Annotated[
         list[str] | None,
         typer.Option(
-            help="Soft targets on this source's rows only (repeat; default every row); the "
-            "others learn from their gold labels alone.",
+            help="Give the teachers' soft targets to this source's rows only, e.g. "
+            "sentfin-news (a name from the sources trained on; repeat; needs --teacher; default "
+            "every row); the other rows learn from their gold labels alone.",
         ),
     ] = None,
     augment: Annotated[
@@ -166,7 +167,8 @@ def train(
         distill_weight=distill_weight,
         distill_temperature=distill_temperature,
         distill_heads=tuple(distill_head or ("topic", "sentiment")),
-        distill_sources=tuple(distill_source) if distill_source else None,
+        # Sorted and once each: the same choice is the same run (resume, training record).
+        distill_sources=tuple(sorted(set(distill_source))) if distill_source else None,
         augment=augment,
         ema_decay=ema_decay,
         max_steps=max_steps,

@@ -169,6 +169,18 @@ def test_distilling_one_source_scores_only_its_rows_and_the_rest_learn_from_gold
     assert student.holdout["sentiment"]["accuracy"] == 1.0
     record = json.loads((tmp_path / "student" / "training.json").read_text())
     assert record["hyperparameters"]["distill_sources"] == ["sentfin-news"]
+    card = (tmp_path / "student" / "README.md").read_text()
+    assert "on the rows of sentfin-news only" in card
+    # Perturbed copies are of the distilled rows only: scored apart, cached apart.
+    train(replace(cfg, output_dir=tmp_path / "augmented", augment=0.5, max_steps=2))
+    sizes = set()
+    for cache in (tmp_path / "cache").glob("*.npz"):
+        with np.load(cache) as saved:
+            sizes.add(len(saved["sentiment"]))
+    (copied,) = sizes - {news_rows}
+    # About half the news rows (each copied with probability 0.5); copies of every row would
+    # be about half of all rows, well over three quarters of the news rows.
+    assert 0 < copied < 0.75 * news_rows < 0.5 * len(train_rows)
 
 
 def test_distillation_rejects_bad_settings(toy: tuple[Path, Path], tmp_path: Path) -> None:
@@ -179,6 +191,8 @@ def test_distillation_rejects_bad_settings(toy: tuple[Path, Path], tmp_path: Pat
         train(toy_config(base, data, tmp_path / "x", teachers=[tmp_path / "x"]))
     with pytest.raises(ValueError, match="reuters"):
         train(toy_config(base, data, tmp_path / "x", distill_sources=("reuters",)))
+    with pytest.raises(ValueError, match="--teacher"):
+        train(toy_config(base, data, tmp_path / "x", distill_sources=("sentfin-news",)))
 
 
 def _drift_from_base(base: Path, model_dir: Path) -> float:

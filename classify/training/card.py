@@ -41,13 +41,14 @@ def _is_here(recorded: str, directory: Path) -> bool:
     return directory.resolve().parts[-len(path.parts) :] == path.parts
 
 
-def _teacher_line(teacher: dict[str, str], directory: Path) -> str:
+def _teacher_line(teacher: dict[str, str], directory: Path, sources: list[str] | None) -> str:
     where = f"`{teacher['directory']}` (version `{teacher['model_version']}`"
     # A model trained with the then-shipped model as a teacher and shipped in its place names
     # its own directory as a teacher; say so rather than leave the reader to puzzle it out.
     if _is_here(teacher["directory"], directory):
         where += ": the model this directory held before this one"
-    return f"- Distilled from teacher {where})"
+    on = f", on the rows of {', '.join(sources)} only" if sources else ""
+    return f"- Distilled from teacher {where}){on}"
 
 
 def render_card(directory: Path) -> str:
@@ -66,7 +67,10 @@ def render_card(directory: Path) -> str:
             for i in [training.get("init_from")]
             if i
         ),
-        *(_teacher_line(t, directory) for t in training.get("teachers", [])),
+        *(
+            _teacher_line(t, directory, training.get("hyperparameters", {}).get("distill_sources"))
+            for t in training.get("teachers", [])
+        ),
         *(
             f"- Prior-corrected from version `{c['source_model_version']}` by `{c['command']}`"
             for c in [training.get("prior_correction")]

@@ -108,6 +108,8 @@ def train(
                 f"distill_sources names {sorted(unknown) or 'nothing'}: name one or more of "
                 f"the sources trained on ({', '.join(s.name for s in cfg.sources)})"
             )
+        if not cfg.teachers:
+            raise TrainConfigError("distill_sources picks rows for the teachers: add --teacher")
     if any(t.resolve() == cfg.output_dir.resolve() for t in cfg.teachers):
         raise TrainConfigError("a teacher cannot be the output directory: training overwrites it")
     started = time.monotonic()
@@ -138,7 +140,14 @@ def train(
     ]
     train_ex, held_ex = holdout(labelled, cfg.holdout_fraction, cfg.holdout_seed)
     log.info("training on %d examples, %d held out for early stopping", len(train_ex), len(held_ex))
-    copies = augmented_texts([ex.text for ex in train_ex], cfg.augment, cfg.augment_seed)
+    distilled = [ex for ex in train_ex if _distilled(cfg, ex)]
+    if cfg.teachers and not distilled:
+        raise TrainConfigError(
+            f"no train rows of {', '.join(cfg.distill_sources or ())} are left after the "
+            "holdout: name another source with --distill-source, or check its train file"
+        )
+    # Copies are of the distilled rows only: a copy learns from the teachers alone.
+    copies = augmented_texts([ex.text for ex in distilled], cfg.augment, cfg.augment_seed)
     if copies:
         log.info("%d perturbed copies added, labelled by the teachers only", len(copies))
     rows = train_ex + [Example(text=text) for text in copies]  # copies: both heads masked
@@ -365,17 +374,21 @@ def _rng_states(device: torch.device) -> dict[str, Any]:
     }
 
 
+def _distilled(cfg: TrainConfig, ex: Example) -> bool:
+    return cfg.distill_sources is None or ex.source in cfg.distill_sources
+
+
 def _soft_targets(
     cfg: TrainConfig, train_ex: list[Example], copies: list[str]
 ) -> tuple[tuple[Tensor, Tensor], list[str]]:
     """The teachers' softened targets for every row (train rows, then copies) and the
     teachers' versions. Rows outside ``cfg.distill_sources`` are never scored and get all-zero
-    targets, which the KL term gives no weight (0 · log 0 = 0): they learn from gold alone."""
-    chosen = [
-        i
-        for i, ex in enumerate(train_ex)
-        if cfg.distill_sources is None or ex.source in cfg.distill_sources
-    ]
+    targets, which the KL term gives no weight (0 · log 0 = 0): they learn from gold alone.
+
+    The KL term stays a mean over the whole batch, so a distilled row weighs in it what it
+    weighed when every row was distilled; the term's share of a batch falls with the share
+    of distilled rows in it."""
+    chosen = [i for i, ex in enumerate(train_ex) if _distilled(cfg, ex)]
     # Originals and copies are scored (and cached) apart: the originals' scores are shared
     # with every run without copies. Copies carry no gold label, so they are always scored.
     t_parts, s_parts = [], []
@@ -393,8 +406,6 @@ def _soft_targets(
         )
         t_parts.append(soften(t_soft, cfg.distill_temperature))
         s_parts.append(soften(s_soft, cfg.distill_temperature))
-    if not t_parts:
-        raise TrainConfigError("distill_sources has no train rows to distil, and no copies")
     topic, sentiment = torch.cat(t_parts), torch.cat(s_parts)
     n_chosen = len(chosen)
     if n_chosen == len(train_ex):
