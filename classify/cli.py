@@ -76,6 +76,14 @@ def train(
             "every row); the other rows learn from their gold labels alone.",
         ),
     ] = None,
+    topic_teacher: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Distil the topic head from this model instead, on every row (e.g. the "
+            "shipped model, to keep its topics; repeat); --teacher then needs "
+            "--distill-head sentiment.",
+        ),
+    ] = None,
     augment: Annotated[
         float,
         typer.Option(help="Teacher-labelled perturbed copies per train row (needs --teacher)."),
@@ -163,6 +171,7 @@ def train(
         layers=layers,
         vocabulary_rows=vocabulary_rows,
         teachers=list(teacher or []),
+        topic_teachers=list(topic_teacher or []),
         teacher_cache=teacher_cache,
         distill_weight=distill_weight,
         distill_temperature=distill_temperature,

@@ -183,6 +183,57 @@ def test_distilling_one_source_scores_only_its_rows_and_the_rest_learn_from_gold
     assert 0 < copied < 0.75 * news_rows < 0.5 * len(train_rows)
 
 
+def test_a_topic_teacher_gives_the_topic_head_on_every_row_beside_a_one_source_teacher(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The news recipe: sentiment from a news teacher on the news rows, topics from another
+    model on every row. Each is scored on its own rows (two caches), both are recorded, and
+    with the whole loss on soft targets each head learns what its teacher was given."""
+    base, data = toy
+    news = train(toy_config(base, data, tmp_path / "news"))
+    topics = train(toy_config(base, data, tmp_path / "topics", seed=5))
+    cfg = toy_config(
+        base,
+        data,
+        tmp_path / "student",
+        seed=7,
+        teachers=[tmp_path / "news"],
+        topic_teachers=[tmp_path / "topics"],
+        teacher_cache=tmp_path / "cache",
+        distill_weight=1.0,
+        distill_temperature=1.0,
+        distill_heads=("sentiment",),
+        distill_sources=("sentfin-news",),
+    )
+    student = train(cfg)
+    labelled = [ex for part in load_sources(data, "train", cfg.sources).values() for ex in part]
+    train_rows, _ = holdout(labelled, cfg.holdout_fraction, cfg.holdout_seed)
+    news_rows = sum(ex.source == "sentfin-news" for ex in train_rows)
+    sizes = set()
+    for cache in (tmp_path / "cache").glob("*.npz"):
+        with np.load(cache) as saved:
+            sizes.add(len(saved["topic"]))
+    assert sizes == {news_rows, len(train_rows)}
+    # No gold loss: topics come only from the topic teacher, sentiment only from the news
+    # teacher on the news rows; both heads still get the toy task right.
+    assert student.holdout["topic"]["accuracy"] == 1.0
+    assert student.holdout["sentiment"]["accuracy"] == 1.0
+    record = json.loads((tmp_path / "student" / "training.json").read_text())
+    assert record["teachers"] == [
+        {"directory": str(tmp_path / "news"), "model_version": news.model_version},
+        {
+            "directory": str(tmp_path / "topics"),
+            "model_version": topics.model_version,
+            "heads": ["topic"],
+        },
+    ]
+    card = (tmp_path / "student" / "README.md").read_text()
+    assert "its topic head only, on every row" in card
+    assert "on the rows of sentfin-news only" in card
+    with pytest.raises(ValueError, match="--distill-head sentiment"):
+        train(replace(cfg, output_dir=tmp_path / "x", distill_heads=("topic", "sentiment")))
+
+
 def test_distillation_rejects_bad_settings(toy: tuple[Path, Path], tmp_path: Path) -> None:
     base, data = toy
     with pytest.raises(ValueError, match="distill_weight"):

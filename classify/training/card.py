@@ -41,13 +41,16 @@ def _is_here(recorded: str, directory: Path) -> bool:
     return directory.resolve().parts[-len(path.parts) :] == path.parts
 
 
-def _teacher_line(teacher: dict[str, str], directory: Path, sources: list[str] | None) -> str:
+def _teacher_line(teacher: dict[str, Any], directory: Path, sources: list[str] | None) -> str:
     where = f"`{teacher['directory']}` (version `{teacher['model_version']}`"
     # A model trained with the then-shipped model as a teacher and shipped in its place names
     # its own directory as a teacher; say so rather than leave the reader to puzzle it out.
     if _is_here(teacher["directory"], directory):
         where += ": the model this directory held before this one"
-    on = f", on the rows of {', '.join(sources)} only" if sources else ""
+    if teacher.get("heads"):
+        on = f", its {' and '.join(teacher['heads'])} head only, on every row"
+    else:
+        on = f", on the rows of {', '.join(sources)} only" if sources else ""
     return f"- Distilled from teacher {where}){on}"
 
 

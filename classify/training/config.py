@@ -74,6 +74,10 @@ class TrainConfig:
     # the others' rows would pull them away from their own gold labels. Rows outside keep their
     # gold labels alone, at the (1 - distill_weight) share.
     distill_sources: tuple[str, ...] | None = None
+    # Distil the topic head from these models instead, on every row (e.g. the shipped model,
+    # so its topics hold while the sentiment head learns from a news teacher); ``teachers``
+    # then give the sentiment head only.
+    topic_teachers: list[Path] = field(default_factory=list)
     # Perturbed copies of the train texts per train row, labelled by the teachers alone
     # (classify/training/augment.py; 0: none). Fixed ``augment_seed``: every seed shares the copies.
     augment: float = 0.0
@@ -91,6 +95,14 @@ class TrainConfig:
     # Optimiser steps between resumable checkpoints (classify/training/checkpoint.py); None: none.
     checkpoint_every: int | None = 200
     resume: bool = False  # continue the interrupted run whose checkpoint is in output_dir
+
+    def distilled_heads(self) -> tuple[str, ...]:
+        """The heads with a soft-target term: ``distill_heads`` of ``teachers``, and the
+        topic head when ``topic_teachers`` are given."""
+        heads = set(self.distill_heads) if self.teachers else set()
+        if self.topic_teachers:
+            heads.add("topic")
+        return tuple(h for h in ("topic", "sentiment") if h in heads)
 
 
 @dataclass

@@ -39,10 +39,11 @@ def hyperparameters(cfg: TrainConfig) -> dict[str, Any]:
     # Where, and how it was started: not what.
     skip = {"data_dir", "output_dir", "resume", "teacher_cache"}
     params = {k: _plain(v) for k, v in asdict(cfg).items() if k not in skip}
+    # Unset, these leave a run as it was before they existed: its checkpoint keeps resuming.
     if cfg.distill_sources is None:
-        # Unset, it distils every row, as runs did before the option existed: their
-        # checkpoints keep resuming.
         params.pop("distill_sources")
+    if not cfg.topic_teachers:
+        params.pop("topic_teachers")
     if cfg.sources == DEFAULT_SOURCES:
         params["sources"] = "default"  # the declarations live in code; the hashes pin the data
     return params
@@ -79,7 +80,10 @@ def write_training_record(cfg: TrainConfig, result: TrainResult, command: str) -
         ),
         "teachers": [
             {"directory": str(t), "model_version": v}
-            for t, v in zip(cfg.teachers, result.teacher_versions, strict=True)
+            | ({"heads": ["topic"]} if i >= len(cfg.teachers) else {})
+            for i, (t, v) in enumerate(
+                zip(cfg.teachers + cfg.topic_teachers, result.teacher_versions, strict=True)
+            )
         ],
         "model_version": result.model_version,
         "best_epoch": result.best_epoch,

@@ -93,7 +93,7 @@ def batch_loss(
     if soft is None:
         return loss
     kd = distillation_loss(
-        t_logits, s_logits, soft[0], soft[1], cfg.distill_temperature, cfg.distill_heads
+        t_logits, s_logits, soft[0], soft[1], cfg.distill_temperature, cfg.distilled_heads()
     )
     return (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
 

@@ -11,6 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -110,7 +111,12 @@ def train(
             )
         if not cfg.teachers:
             raise TrainConfigError("distill_sources picks rows for the teachers: add --teacher")
-    if any(t.resolve() == cfg.output_dir.resolve() for t in cfg.teachers):
+    if cfg.topic_teachers and cfg.teachers and "topic" in cfg.distill_heads:
+        raise TrainConfigError(
+            "the topic head would learn from --teacher and --topic-teacher at once: add "
+            "--distill-head sentiment, so --teacher gives the sentiment head only"
+        )
+    if any(t.resolve() == cfg.output_dir.resolve() for t in cfg.teachers + cfg.topic_teachers):
         raise TrainConfigError("a teacher cannot be the output directory: training overwrites it")
     started = time.monotonic()
     ckpt_path = checkpoint_path(cfg.output_dir)
@@ -185,7 +191,7 @@ def train(
     if saved is not None and saved["soft"] is not None:
         # Scoring the train files with a base-size teacher takes tens of minutes: kept.
         soft, teacher_versions = saved["soft"], saved["teacher_versions"]
-    elif cfg.teachers:
+    elif cfg.teachers or cfg.topic_teachers:
         soft, teacher_versions = _soft_targets(cfg, train_ex, copies)
     topic_y = torch.tensor([ex.topic for ex in rows])
     sentiment_y = torch.tensor([ex.sentiment for ex in rows])
@@ -382,22 +388,55 @@ def _soft_targets(
     cfg: TrainConfig, train_ex: list[Example], copies: list[str]
 ) -> tuple[tuple[Tensor, Tensor], list[str]]:
     """The teachers' softened targets for every row (train rows, then copies) and the
-    teachers' versions. Rows outside ``cfg.distill_sources`` are never scored and get all-zero
-    targets, which the KL term gives no weight (0 · log 0 = 0): they learn from gold alone.
+    versions of ``cfg.teachers`` then ``cfg.topic_teachers``, as loaded.
 
+    Rows outside ``cfg.distill_sources`` are never scored by ``cfg.teachers`` and get all-zero
+    targets, which the KL term gives no weight (0 · log 0 = 0): they learn from gold alone.
     The KL term stays a mean over the whole batch, so a distilled row weighs in it what it
-    weighed when every row was distilled; the term's share of a batch falls with the share
-    of distilled rows in it."""
-    chosen = [i for i, ex in enumerate(train_ex) if _distilled(cfg, ex)]
-    # Originals and copies are scored (and cached) apart: the originals' scores are shared
-    # with every run without copies. Copies carry no gold label, so they are always scored.
+    weighed when every row was distilled; the term's share of a batch falls with the share of
+    distilled rows in it. ``cfg.topic_teachers`` give the topic targets of every row."""
+    n = len(train_ex) + len(copies)
+    copy_rows = list(range(len(train_ex), n))
+    topic: Tensor | None = None
+    sentiment: Tensor | None = None
+    versions: list[str] = []
+    if cfg.teachers:
+        chosen = [i for i, ex in enumerate(train_ex) if _distilled(cfg, ex)]
+        if len(chosen) < len(train_ex):
+            log.info(
+                "soft targets on %d of %d train rows (sources %s)",
+                len(chosen),
+                len(train_ex),
+                ", ".join(cfg.distill_sources or ()),
+            )
+        t, s, versions = _scored(cfg.teachers, cfg, [train_ex[i].text for i in chosen], copies)
+        rows = torch.tensor(chosen + copy_rows, dtype=torch.long)
+        topic, sentiment = t.new_zeros(n, t.shape[1]), s.new_zeros(n, s.shape[1])
+        topic[rows], sentiment[rows] = t, s
+    if cfg.topic_teachers:
+        t, s, topic_versions = _scored(
+            cfg.topic_teachers, cfg, [ex.text for ex in train_ex], copies
+        )
+        topic = t
+        sentiment = sentiment if sentiment is not None else s.new_zeros(s.shape)
+        versions += topic_versions
+    assert topic is not None and sentiment is not None  # train() calls this with teachers
+    return (topic, sentiment), versions
+
+
+def _scored(
+    teachers: list[Path], cfg: TrainConfig, originals: list[str], copies: list[str]
+) -> tuple[Tensor, Tensor, list[str]]:
+    """``teachers``' softened targets for the original texts, then the copies. The two are
+    scored (and cached) apart: the originals' scores are shared with every run without
+    copies."""
     t_parts, s_parts = [], []
     versions: list[str] = []
-    for texts in ([train_ex[i].text for i in chosen], copies):
+    for texts in (originals, copies):
         if not texts:
             continue
         t_soft, s_soft, versions = teacher_probabilities(
-            cfg.teachers,
+            teachers,
             texts,
             device=cfg.device,
             threads=cfg.threads,
@@ -406,21 +445,7 @@ def _soft_targets(
         )
         t_parts.append(soften(t_soft, cfg.distill_temperature))
         s_parts.append(soften(s_soft, cfg.distill_temperature))
-    topic, sentiment = torch.cat(t_parts), torch.cat(s_parts)
-    n_chosen = len(chosen)
-    if n_chosen == len(train_ex):
-        return (topic, sentiment), versions
-    log.info(
-        "soft targets on %d of %d train rows (sources %s)",
-        n_chosen,
-        len(train_ex),
-        ", ".join(cfg.distill_sources or ()),
-    )
-    rows = torch.tensor(chosen + list(range(len(train_ex), len(train_ex) + len(copies))))
-    full_t = topic.new_zeros(len(train_ex) + len(copies), topic.shape[1])
-    full_s = sentiment.new_zeros(len(train_ex) + len(copies), sentiment.shape[1])
-    full_t[rows], full_s[rows] = topic, sentiment
-    return (full_t, full_s), versions
+    return torch.cat(t_parts), torch.cat(s_parts), versions
 
 
 def _set_rng_states(states: dict[str, Any], device: torch.device) -> None:
