@@ -15,7 +15,8 @@ import torch
 
 from classify.predictor import Prediction, Predictor
 from classify.training.card import render_card
-from classify.training.data import holdout, load_sources
+from classify.training.config import TrainConfig
+from classify.training.data import Example, holdout, load_sources
 from classify.training.train import train
 from tests.tiny_model import (
     TOY_SENTIMENT,
@@ -138,6 +139,25 @@ def test_distillation_alone_teaches_a_student(toy: tuple[Path, Path], tmp_path: 
     assert "the model this directory held before" in render_card(tmp_path / "teacher")
 
 
+def _train_rows(cfg: TrainConfig) -> tuple[list[Example], int]:
+    """The rows a run of ``cfg`` trains on (the holdout taken out), and how many are news."""
+    labelled = [
+        ex for part in load_sources(cfg.data_dir, "train", cfg.sources).values() for ex in part
+    ]
+    train_rows, _ = holdout(labelled, cfg.holdout_fraction, cfg.holdout_seed)
+    return train_rows, sum(ex.source == "sentfin-news" for ex in train_rows)
+
+
+def _cached_rows(cache_dir: Path) -> list[int]:
+    """The row count of each teacher-score cache file in ``cache_dir``, smallest first."""
+    sizes = []
+    for cache in cache_dir.glob("*.npz"):
+        with np.load(cache) as saved:
+            assert len(saved["topic"]) == len(saved["sentiment"])
+            sizes.append(len(saved["sentiment"]))
+    return sorted(sizes)
+
+
 def test_distilling_one_source_scores_only_its_rows_and_the_rest_learn_from_gold(
     toy: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -158,13 +178,9 @@ def test_distilling_one_source_scores_only_its_rows_and_the_rest_learn_from_gold
         distill_sources=("sentfin-news",),
     )
     student = train(cfg)
-    labelled = [ex for part in load_sources(data, "train", cfg.sources).values() for ex in part]
-    train_rows, _ = holdout(labelled, cfg.holdout_fraction, cfg.holdout_seed)
-    news_rows = sum(ex.source == "sentfin-news" for ex in train_rows)
+    train_rows, news_rows = _train_rows(cfg)
     assert 0 < news_rows < len(train_rows)
-    (cache,) = (tmp_path / "cache").glob("*.npz")
-    with np.load(cache) as saved:
-        assert len(saved["sentiment"]) == news_rows
+    assert _cached_rows(tmp_path / "cache") == [news_rows]  # one cache file, the news rows
     assert student.holdout["topic"]["accuracy"] == 1.0
     assert student.holdout["sentiment"]["accuracy"] == 1.0
     record = json.loads((tmp_path / "student" / "training.json").read_text())
@@ -173,11 +189,8 @@ def test_distilling_one_source_scores_only_its_rows_and_the_rest_learn_from_gold
     assert "on the rows of sentfin-news only" in card
     # Perturbed copies are of the distilled rows only: scored apart, cached apart.
     train(replace(cfg, output_dir=tmp_path / "augmented", augment=0.5, max_steps=2))
-    sizes = set()
-    for cache in (tmp_path / "cache").glob("*.npz"):
-        with np.load(cache) as saved:
-            sizes.add(len(saved["sentiment"]))
-    (copied,) = sizes - {news_rows}
+    copied, originals = _cached_rows(tmp_path / "cache")
+    assert originals == news_rows
     # About half the news rows (each copied with probability 0.5); copies of every row would
     # be about half of all rows, well over three quarters of the news rows.
     assert 0 < copied < 0.75 * news_rows < 0.5 * len(train_rows)
@@ -206,14 +219,8 @@ def test_a_topic_teacher_gives_the_topic_head_on_every_row_beside_a_one_source_t
         distill_sources=("sentfin-news",),
     )
     student = train(cfg)
-    labelled = [ex for part in load_sources(data, "train", cfg.sources).values() for ex in part]
-    train_rows, _ = holdout(labelled, cfg.holdout_fraction, cfg.holdout_seed)
-    news_rows = sum(ex.source == "sentfin-news" for ex in train_rows)
-    sizes = set()
-    for cache in (tmp_path / "cache").glob("*.npz"):
-        with np.load(cache) as saved:
-            sizes.add(len(saved["topic"]))
-    assert sizes == {news_rows, len(train_rows)}
+    train_rows, news_rows = _train_rows(cfg)
+    assert _cached_rows(tmp_path / "cache") == [news_rows, len(train_rows)]
     # No gold loss: topics come only from the topic teacher, sentiment only from the news
     # teacher on the news rows; both heads still get the toy task right.
     assert student.holdout["topic"]["accuracy"] == 1.0

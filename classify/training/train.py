@@ -146,14 +146,19 @@ def train(
     ]
     train_ex, held_ex = holdout(labelled, cfg.holdout_fraction, cfg.holdout_seed)
     log.info("training on %d examples, %d held out for early stopping", len(train_ex), len(held_ex))
-    distilled = [ex for ex in train_ex if _distilled(cfg, ex)]
-    if cfg.teachers and not distilled:
+    # Train rows that get the teachers' soft targets (all of them unless distill_sources).
+    chosen = [
+        i
+        for i, ex in enumerate(train_ex)
+        if cfg.distill_sources is None or ex.source in cfg.distill_sources
+    ]
+    if cfg.teachers and not chosen:
         raise TrainConfigError(
             f"no train rows of {', '.join(cfg.distill_sources or ())} are left after the "
             "holdout: name another source with --distill-source, or check its train file"
         )
     # Copies are of the distilled rows only: a copy learns from the teachers alone.
-    copies = augmented_texts([ex.text for ex in distilled], cfg.augment, cfg.augment_seed)
+    copies = augmented_texts([train_ex[i].text for i in chosen], cfg.augment, cfg.augment_seed)
     if copies:
         log.info("%d perturbed copies added, labelled by the teachers only", len(copies))
     rows = train_ex + [Example(text=text) for text in copies]  # copies: both heads masked
@@ -192,7 +197,7 @@ def train(
         # Scoring the train files with a base-size teacher takes tens of minutes: kept.
         soft, teacher_versions = saved["soft"], saved["teacher_versions"]
     elif cfg.teachers or cfg.topic_teachers:
-        soft, teacher_versions = _soft_targets(cfg, train_ex, copies)
+        soft, teacher_versions = _soft_targets(cfg, train_ex, chosen, copies)
     topic_y = torch.tensor([ex.topic for ex in rows])
     sentiment_y = torch.tensor([ex.sentiment for ex in rows])
     source_index = {s.name: i for i, s in enumerate(cfg.sources)}
@@ -380,17 +385,14 @@ def _rng_states(device: torch.device) -> dict[str, Any]:
     }
 
 
-def _distilled(cfg: TrainConfig, ex: Example) -> bool:
-    return cfg.distill_sources is None or ex.source in cfg.distill_sources
-
-
 def _soft_targets(
-    cfg: TrainConfig, train_ex: list[Example], copies: list[str]
+    cfg: TrainConfig, train_ex: list[Example], chosen: list[int], copies: list[str]
 ) -> tuple[tuple[Tensor, Tensor], list[str]]:
     """The teachers' softened targets for every row (train rows, then copies) and the
     versions of ``cfg.teachers`` then ``cfg.topic_teachers``, as loaded.
 
-    Rows outside ``cfg.distill_sources`` are never scored by ``cfg.teachers`` and get all-zero
+    Train rows not in ``chosen`` (the indices of the rows of ``cfg.distill_sources``) are
+    never scored by ``cfg.teachers`` and get all-zero
     targets, which the KL term gives no weight (0 · log 0 = 0): they learn from gold alone.
     The KL term stays a mean over the whole batch, so a distilled row weighs in it what it
     weighed when every row was distilled; the term's share of a batch falls with the share of
@@ -401,7 +403,6 @@ def _soft_targets(
     sentiment: Tensor | None = None
     versions: list[str] = []
     if cfg.teachers:
-        chosen = [i for i, ex in enumerate(train_ex) if _distilled(cfg, ex)]
         if len(chosen) < len(train_ex):
             log.info(
                 "soft targets on %d of %d train rows (sources %s)",
