@@ -293,6 +293,25 @@ def calibrate_command(
     _post_hoc(calibrate_model_dir, model_dir, output_dir, data_dir)
 
 
+@app.command("average")
+def average_command(
+    model_dirs: Annotated[
+        list[Path], typer.Argument(help="Two or more runs fine-tuned from one model.")
+    ],
+    output_dir: Annotated[Path, typer.Option(help="Where to write the averaged model.")],
+    data_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_DATA_DIR.")] = None,
+) -> None:
+    """Average the weights of runs of one recipe into one model, then re-calibrate it."""
+    from classify.training.average import average_model_dirs
+
+    _post_hoc(
+        lambda _, out, data, command: average_model_dirs(model_dirs, out, data, command),
+        model_dirs[0],
+        output_dir,
+        data_dir,
+    )
+
+
 def _post_hoc(
     step: Callable[[Path, Path, Path, str], str],
     model_dir: Path,

@@ -517,6 +517,57 @@ def test_calibration_only_rescales_the_heads_and_the_post_hoc_command_matches_it
         correct_model_dir(tmp_path / "cal", tmp_path / "corrected", data)
 
 
+def test_average_of_two_runs_is_their_mean_recalibrated_and_says_so(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`tapewatch average`: the encoder is the members' mean, each head the mean divided by a
+    temperature fitted again on the common holdout; the record and card name the members."""
+    from classify.training.average import average_model_dirs
+    from classify.training.posthoc import PostHocError
+
+    base, data = toy
+    short = {"epochs": 1, "max_steps": 3}
+    a = train(toy_config(base, data, tmp_path / "a", **short), command="tapewatch train a")
+    b = train(toy_config(base, data, tmp_path / "b", seed=21, **short), command="tapewatch train b")
+    assert a.model_version != b.model_version
+    members = [tmp_path / "a", tmp_path / "b"]
+    version = average_model_dirs(members, tmp_path / "avg", data, "tapewatch average a b")
+
+    record = json.loads((tmp_path / "avg" / "training.json").read_text())
+    assert record["model_version"] == version
+    assert record["command"] == "tapewatch average a b"
+    assert [(m["model_version"], m["command"]) for m in record["averaged_from"]] == [
+        (a.model_version, "tapewatch train a"),
+        (b.model_version, "tapewatch train b"),
+    ]
+    assert record["steps"] == a.steps + b.steps
+    refit = {h: record["calibration"][h]["temperature"] for h in ("topic", "sentiment")}
+    wa, wb = _saved_weights(tmp_path / "a"), _saved_weights(tmp_path / "b")
+    for name, tensor in _saved_weights(tmp_path / "avg").items():
+        mean = (wa[name] + wb[name]) / 2
+        if "_head." in name:
+            mean = mean / refit[name.split("_head.")[0]]
+        torch.testing.assert_close(tensor, mean, atol=2e-3, rtol=2e-3, msg=name)
+    card = (tmp_path / "avg" / "README.md").read_text()
+    assert card == render_card(tmp_path / "avg")
+    assert "Weight average of 2 runs" in card and "`tapewatch train b`" in card
+    assert "(all members together)" in card
+    assert isinstance(Predictor.from_dir(tmp_path / "avg").predict_batch(["fed"])[0], Prediction)
+
+    # Members of other data are refused, and so is writing over a member.
+    other = tmp_path / "other"
+    shutil.copytree(tmp_path / "b", other)
+    changed = json.loads((other / "training.json").read_text())
+    changed["data"]["sentfin-news"]["sha256"] = "0" * 64
+    (other / "training.json").write_text(json.dumps(changed))
+    with pytest.raises(PostHocError, match="differ in data"):
+        average_model_dirs([tmp_path / "a", other], tmp_path / "bad", data)
+    with pytest.raises(PostHocError, match="new directory"):
+        average_model_dirs(members, tmp_path / "a", data)
+    with pytest.raises(PostHocError, match="two or more"):
+        average_model_dirs(members[:1], tmp_path / "one", data)
+
+
 def test_own_heads_and_priors_take_a_sources_labels_without_touching_the_shared_head() -> None:
     from classify.training.source_priors import SourcePriors
     from classify.training.sources import DEFAULT_SOURCES

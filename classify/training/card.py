@@ -54,6 +54,19 @@ def _teacher_line(teacher: dict[str, Any], directory: Path, sources: list[str] |
     return f"- Distilled from teacher {where}){on}"
 
 
+def _average_lines(members: list[dict[str, Any]]) -> list[str]:
+    if not members:
+        return []
+    return [
+        f"- Weight average of {len(members)} runs, temperatures fitted again on their holdout "
+        "(the hyper-parameters below are the first run's):",
+        *(
+            f"  - `{m['directory']}` (version `{m['model_version']}`): `{m['command']}`"
+            for m in members
+        ),
+    ]
+
+
 def render_card(directory: Path) -> str:
     training: dict[str, Any] = json.loads((directory / "training.json").read_text())
     lines = [
@@ -90,8 +103,10 @@ def render_card(directory: Path) -> str:
             for c in [(training.get("calibration") or {}).get("post_hoc")]
             if c
         ),
+        *(_average_lines(training.get("averaged_from") or [])),
         f"- Training time: {training['train_seconds'] / 60:.1f} min, {training['steps']} steps, "
-        f"best epoch {training['best_epoch']} (torch {training['torch']})",
+        f"best epoch {training['best_epoch']} (torch {training['torch']})"
+        + (" (all members together)" if training.get("averaged_from") else ""),
         "",
         "## Training data (train splits only)",
         "",

@@ -50,7 +50,7 @@ def correct_model_dir(
     correct_priors(model, *head_weights(train_ex, params["class_weighting"]))
     record["hyperparameters"]["prior_correction"] = True
     record["prior_correction"] = {"source_model_version": source_version, "command": command}
-    return _write(model, tokenizer, output, record, held_ex)
+    return write_derived(model, tokenizer, output, record, held_ex)
 
 
 def calibrate_model_dir(
@@ -66,7 +66,7 @@ def calibrate_model_dir(
         "post_hoc": {"source_model_version": source_version, "command": command}
     }
     record["hyperparameters"]["calibrate"] = True
-    return _write(model, tokenizer, output, record, held_ex)
+    return write_derived(model, tokenizer, output, record, held_ex)
 
 
 def _record(source: Path, output: Path) -> dict[str, Any]:
@@ -109,13 +109,14 @@ def recorded_split(
     return holdout(rows, params["holdout_fraction"], seed)
 
 
-def _write(
+def write_derived(
     model: HeadlineClassifier,
     tokenizer: Any,
     output: Path,
     record: dict[str, Any],
     held_ex: list[Example],
 ) -> str:
+    """Save a model derived from trained ones, with its record, holdout figures and card."""
     report = holdout_report(Predictor(model, tokenizer, "new"), held_ex)
     output.mkdir(parents=True, exist_ok=True)
     version = save_model(model, tokenizer, output)
