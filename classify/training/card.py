@@ -105,8 +105,9 @@ def render_card(directory: Path) -> str:
         ),
         *(_average_lines(training.get("averaged_from") or [])),
         f"- Training time: {training['train_seconds'] / 60:.1f} min, {training['steps']} steps, "
-        f"best epoch {training['best_epoch']} (torch {training['torch']})"
-        + (" (all members together)" if training.get("averaged_from") else ""),
+        f"best epoch {training['best_epoch']}"
+        + (" (all members together)" if training.get("averaged_from") else "")
+        + f" (torch {training['torch']})",
         "",
         "## Training data (train splits only)",
         "",
