@@ -15,7 +15,7 @@ The classify worker has warm standbys (processes with the model loaded, waiting 
 worker's slot) as `tapewatch up` gives it: ``TAPEWATCH_CLASSIFY__STANDBY`` and
 ``…__STANDBY_COUNT``; ``--standbys N`` chooses (0: none, every crash is a cold restart).
 
-Scenarios: ``classify-kills`` (SIGKILL the classify worker N times at random moments),
+Scenarios: ``classify-kills`` (SIGKILL the classify worker N times, spread over the stream),
 ``ingest-kills`` (SIGKILL the ingest worker while a client pushes and retries every failure),
 ``postgres-outage`` (stop PostgreSQL for a while, then start it), ``broker-kill`` (SIGKILL the
 broker, start it again on the same log directory), ``alerts-delivery`` (SIGKILL the alerts
@@ -354,21 +354,19 @@ def classify_kills(
         base.supervisor.start()
         _finish(base, report, sent, started, timeout)
         report.baseline_drain_s = report.drain_s
-        stored_at = [t for t, n in base.samples if n > 0]
-        busy = stored_at[-1] - stored_at[0] if stored_at else report.drain_s
         assert base.stored_ids(), "the run without faults stored nothing"
     with _stack(kafka, postgres, model, standbys=standbys) as stack:
         sent = stack.produce(headlines)
         started = time.monotonic()
         stack.supervisor.start()
-        # Kills spread over the time the clean run spent classifying (first to last stored
-        # batch), each at a random moment after the worker stored a batch since its restart.
-        spacing = busy / (kills + 1)
-        for _ in range(kills):
-            if not stack.pump(lambda: stack.count() > 0, timeout):
+        # Kill k once k/(kills+1) of the stream is stored, then a random fraction of a second
+        # later: placed by progress, not by the clean run's clock, so a quick recovery cannot
+        # let the stream drain before the later kills land.
+        for k in range(kills):
+            share = (k + 1) * headlines // (kills + 1)
+            if not stack.pump(lambda share=share: stack.count() >= share, timeout):
                 break
-            pause = rng.uniform(0.3, 1.0) * spacing
-            stack.pump(lambda: False, pause)
+            stack.pump(lambda: False, rng.uniform(0.0, 0.5))
             if stack.count() >= headlines:
                 break  # drained before every kill landed; fewer faults, reported as such
             killed = stack.kill("classify")
