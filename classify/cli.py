@@ -278,7 +278,11 @@ def correct_priors_command(
     """Prior-correct a model trained before `tapewatch train` did it itself."""
     from classify.training.posthoc import correct_model_dir
 
-    _post_hoc(correct_model_dir, model_dir, output_dir, data_dir)
+    _post_hoc(
+        lambda data, command: correct_model_dir(model_dir, output_dir, data, command),
+        output_dir,
+        data_dir,
+    )
 
 
 @app.command("calibrate")
@@ -290,7 +294,11 @@ def calibrate_command(
     """Temperature-scale a model trained before `tapewatch train` did it itself."""
     from classify.training.posthoc import calibrate_model_dir
 
-    _post_hoc(calibrate_model_dir, model_dir, output_dir, data_dir)
+    _post_hoc(
+        lambda data, command: calibrate_model_dir(model_dir, output_dir, data, command),
+        output_dir,
+        data_dir,
+    )
 
 
 @app.command("average")
@@ -305,26 +313,22 @@ def average_command(
     from classify.training.average import average_model_dirs
 
     _post_hoc(
-        lambda _, out, data, command: average_model_dirs(model_dirs, out, data, command),
-        model_dirs[0],
+        lambda data, command: average_model_dirs(model_dirs, output_dir, data, command),
         output_dir,
         data_dir,
     )
 
 
-def _post_hoc(
-    step: Callable[[Path, Path, Path, str], str],
-    model_dir: Path,
-    output_dir: Path,
-    data_dir: Path | None,
-) -> None:
+def _post_hoc(step: Callable[[Path, str], str], output_dir: Path, data_dir: Path | None) -> None:
+    """Run a step that writes ``output_dir`` from trained models, given the data directory and
+    the command that reproduces it; report the new version or the step's error."""
     from classify.training.posthoc import PostHocError
     from classify.training.record import reproducing_command
 
     settings = load_settings()
     try:
         command = reproducing_command(sys.argv[1:])
-        version = step(model_dir, output_dir, data_dir or settings.data_dir, command)
+        version = step(data_dir or settings.data_dir, command)
     except PostHocError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc

@@ -150,6 +150,19 @@ def test_post_hoc_steps_refuse_the_shipped_model_which_has_both_and_say_why(
     assert not (tmp_path / "again").exists()
 
 
+def test_average_of_one_model_is_refused_and_says_what_to_name(tmp_path: Path) -> None:
+    shipped = Path(__file__).resolve().parents[1] / "models" / "tapewatch-minilm"
+    run = subprocess.run(
+        [BIN, "average", shipped, "--output-dir", tmp_path / "avg"],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2, run.stderr
+    assert "two or more model directories" in " ".join(run.stderr.split())
+    assert not (tmp_path / "avg").exists()
+
+
 def test_train_stops_cleanly_on_sigterm_and_resumes_where_it_stopped(tmp_path: Path) -> None:
     """A service manager's SIGTERM mid-run: exit 130 with a checkpoint and the command that
     continues it; that command finishes the run."""

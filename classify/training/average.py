@@ -11,14 +11,14 @@ says it is an average.
 
 from __future__ import annotations
 
-import json
+import copy
 from pathlib import Path
 from typing import Any
 
-from classify.model import load_model, model_version
+from classify.model import load_model
 from classify.predictor import Predictor
 from classify.training.calibration import calibrate
-from classify.training.posthoc import PostHocError, recorded_split, write_derived
+from classify.training.posthoc import PostHocError, read_record, recorded_split, write_derived
 
 # What must agree between members for their mean to be one model of one recipe's data.
 _SAME = ("base_model", "init_from", "data")
@@ -31,19 +31,18 @@ def average_model_dirs(
     """Write the weight average of ``members`` to ``output``, re-calibrated; return its version."""
     if len(members) < 2:
         raise PostHocError("name two or more model directories to average")
-    if any(output.resolve() == m.resolve() for m in members):
-        raise PostHocError("write the average to a new directory, not over one of its members")
-    records = [json.loads((m / "training.json").read_text()) for m in members]
+    records = [read_record(m, output) for m in members]
     _check_compatible(members, records)
 
-    model, tokenizer, _ = load_model(members[0])
-    states = [load_model(m)[0].state_dict() for m in members]
+    loaded = [load_model(m) for m in members]
+    model, tokenizer, _ = loaded[0]
+    states = [member.state_dict() for member, _, _ in loaded]
     if any(set(s) != set(states[0]) for s in states[1:]):
         raise PostHocError("the members hold different tensors: only one architecture averages")
     # fp32 sums of the fp16 files: the mean is rounded once, when it is saved.
     model.load_state_dict({k: sum(s[k] for s in states) / len(states) for k in states[0]})
 
-    record = _merged_record(members, records, command)
+    record = _merged_record(members, [v for _, _, v in loaded], records, command)
     _, held_ex = recorded_split(members[0], records[0], data_dir)
     record["calibration"] = calibrate(model, Predictor(model, tokenizer, "average"), held_ex)
     return write_derived(model, tokenizer, output, record, held_ex)
@@ -64,11 +63,11 @@ def _check_compatible(members: list[Path], records: list[dict[str, Any]]) -> Non
 
 
 def _merged_record(
-    members: list[Path], records: list[dict[str, Any]], command: str
+    members: list[Path], versions: list[str], records: list[dict[str, Any]], command: str
 ) -> dict[str, Any]:
     """The first member's record, with what describes all members merged: the teachers of
     any, training time and steps of all together, and the members themselves."""
-    record = json.loads(json.dumps(records[0]))
+    record = copy.deepcopy(records[0])
     teachers: list[dict[str, Any]] = []
     for r in records:
         teachers += [t for t in r.get("teachers", []) if t not in teachers]
@@ -77,7 +76,7 @@ def _merged_record(
     record["steps"] = sum(r["steps"] for r in records)
     record["command"] = command
     record["averaged_from"] = [
-        {"directory": str(m), "model_version": model_version(m), "command": r["command"]}
-        for m, r in zip(members, records, strict=True)
+        {"directory": str(m), "model_version": v, "command": r["command"]}
+        for m, v, r in zip(members, versions, records, strict=True)
     ]
     return record

@@ -69,6 +69,7 @@ def _average_lines(members: list[dict[str, Any]]) -> list[str]:
 
 def render_card(directory: Path) -> str:
     training: dict[str, Any] = json.loads((directory / "training.json").read_text())
+    members = training.get("averaged_from") or []
     lines = [
         "# Tapewatch headline classifier",
         "",
@@ -103,10 +104,10 @@ def render_card(directory: Path) -> str:
             for c in [(training.get("calibration") or {}).get("post_hoc")]
             if c
         ),
-        *(_average_lines(training.get("averaged_from") or [])),
+        *_average_lines(members),
         f"- Training time: {training['train_seconds'] / 60:.1f} min, {training['steps']} steps, "
         f"best epoch {training['best_epoch']}"
-        + (" (all members together)" if training.get("averaged_from") else "")
+        + (" (all members together)" if members else "")
         + f" (torch {training['torch']})",
         "",
         "## Training data (train splits only)",

@@ -33,7 +33,7 @@ def correct_model_dir(
     """Write a prior-corrected copy of the model in ``source`` to ``output``; return its version.
 
     ``command`` is recorded as what made the copy."""
-    record = _record(source, output)
+    record = read_record(source, output)
     params = record["hyperparameters"]
     if params.get("prior_correction"):
         raise PostHocError(f"{source} was trained with prior correction already")
@@ -57,7 +57,7 @@ def calibrate_model_dir(
     source: Path, output: Path, data_dir: Path, command: str = "tapewatch calibrate"
 ) -> str:
     """Write a temperature-scaled copy of the model in ``source`` to ``output``."""
-    record = _record(source, output)
+    record = read_record(source, output)
     if record.get("calibration"):
         raise PostHocError(f"{source} is temperature-scaled already")
     _, held_ex = recorded_split(source, record, data_dir)
@@ -69,7 +69,8 @@ def calibrate_model_dir(
     return write_derived(model, tokenizer, output, record, held_ex)
 
 
-def _record(source: Path, output: Path) -> dict[str, Any]:
+def read_record(source: Path, output: Path) -> dict[str, Any]:
+    """``source``'s training record, once ``output`` is known not to be ``source`` itself."""
     if output.resolve() == source.resolve():
         raise PostHocError("write the new model to a new directory, not over its source")
     record: dict[str, Any] = json.loads((source / "training.json").read_text())

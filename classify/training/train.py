@@ -392,8 +392,8 @@ def _soft_targets(
     versions of ``cfg.teachers`` then ``cfg.topic_teachers``, as loaded.
 
     Train rows not in ``chosen`` (the indices of the rows of ``cfg.distill_sources``) are
-    never scored by ``cfg.teachers`` and get all-zero
-    targets, which the KL term gives no weight (0 · log 0 = 0): they learn from gold alone.
+    never scored by ``cfg.teachers`` and get all-zero targets, which the KL term gives no
+    weight (0 · log 0 = 0): they learn from gold alone.
     The KL term stays a mean over the whole batch, so a distilled row weighs in it what it
     weighed when every row was distilled; the term's share of a batch falls with the share of
     distilled rows in it. ``cfg.topic_teachers`` give the topic targets of every row."""
