@@ -702,3 +702,22 @@ def test_a_run_on_one_heads_sources_calibrates_that_head_and_leaves_the_other(
     assert "topic head: no holdout rows" in caplog.text
     card = (tmp_path / "news" / "README.md").read_text()
     assert "sentiment T = " in card and "topic T = " not in card
+
+
+def test_a_run_with_a_headline_style_source_records_it_and_the_card_says_so(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The topic files read as headlines join training as a declared source: the record keeps
+    its style (so the holdout can be rebuilt the same way) and the card names it."""
+    from classify.training.posthoc import trained_sources
+    from classify.training.sources import DEFAULT_SOURCES, HEADLINE_TOPIC_SOURCE
+
+    base, data = toy
+    sources = (*DEFAULT_SOURCES, replace(HEADLINE_TOPIC_SOURCE, weight=0.5))
+    out = tmp_path / "styled"
+    train(toy_config(base, data, out, epochs=1, sources=sources))
+    record = json.loads((out / "training.json").read_text())
+    assert record["data"]["twitter-topic-headlines"]["style"] == "headline"
+    assert "style" not in record["data"]["twitter-topic"]
+    assert trained_sources(record) == sources
+    assert "| twitter-topic-headlines (read as headlines) |" in (out / "README.md").read_text()

@@ -115,7 +115,8 @@ def render_card(directory: Path) -> str:
         "| source | file | head | weight | own prior | own head | sha256 |",
         "|---|---|---|---:|---|---|---|",
         *(
-            f"| {name} | `{d['file']}` | {d.get('head', name)} | {d.get('weight', 1.0)} | "
+            f"| {name}{' (read as headlines)' if d.get('style') == 'headline' else ''} "
+            f"| `{d['file']}` | {d.get('head', name)} | {d.get('weight', 1.0)} | "
             f"{_yes(d.get('own_prior'))} | {_yes(d.get('own_head'))} | `{d['sha256']}` |"
             for name, d in training["data"].items()
         ),

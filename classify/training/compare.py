@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from classify.predictor import Predictor
 from classify.training.evaluate import head_probabilities, validation_sets
-from classify.training.sources import DEFAULT_SOURCES, Source
+from classify.training.sources import EVALUATION_SOURCES, Source
 
 METRICS = ("accuracy", "macro_f1")
 # Sentiment sets also compare the recall of "negative": the bad news a monitor must not miss.
@@ -125,7 +125,7 @@ def compare(
     data_dir: Path,
     resamples: int = 1000,
     seed: int = 0,
-    sources: tuple[Source, ...] = DEFAULT_SOURCES,
+    sources: tuple[Source, ...] = EVALUATION_SOURCES,
 ) -> dict[str, Any]:
     """Both models on every source's validation split, every metric, as a JSON-ready report."""
     differences: list[Difference] = []

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classify.labels import IGNORE, SENTIMENTS, TOPICS
+from classify.training.headline_style import headline_style
 from classify.training.sources import DEFAULT_SOURCES, Source
 
 
@@ -24,6 +25,7 @@ class Example:
     sentiment: int = IGNORE  # index into SENTIMENTS, or IGNORE
     source: str = ""  # the name of the source the row came from ("" for unlabelled copies)
     weight: float = 1.0  # the source's loss weight
+    origin: str = ""  # the text as written in the file, where the row reads it restyled
 
 
 def sha256(path: Path) -> str:
@@ -68,8 +70,15 @@ def load_source(data_dir: Path, source: Source, split: str) -> list[Example]:
                 f"label map ({sorted(source.labels)})"
             )
         index = classes.index(source.labels[label])
+        restyled = source.style == "headline"
         examples.append(
-            Example(text=text, source=source.name, weight=source.weight, **{source.head: index})
+            Example(
+                text=headline_style(text) if restyled else text,
+                source=source.name,
+                weight=source.weight,
+                origin=text if restyled else "",
+                **{source.head: index},
+            )
         )
     return examples
 
@@ -102,23 +111,33 @@ def holdout(
     when it was the only one: the split of the twitter sets stays what it was before the news
     source joined, so a model fine-tuned from an older one is never early-stopped on rows that
     the older one trained on.
+
+    A restyled row (one with an ``origin``) goes where its original went when the original was
+    split first: the holdout never holds a headline whose tweet was trained on, or the reverse.
     """
     rng = random.Random(seed)
     first: dict[bool, str] = {}  # is-a-topic-row -> first source seen for that head
+    restyled: set[str] = set()  # sources whose rows are restyled: split after all others
     by_class: dict[tuple[int, int, str], list[Example]] = {}
     for ex in examples:
-        first.setdefault(ex.topic != IGNORE, ex.source)
+        if ex.origin:
+            restyled.add(ex.source)
+        else:
+            first.setdefault(ex.topic != IGNORE, ex.source)
         by_class.setdefault((ex.topic, ex.sentiment, ex.source), []).append(ex)
 
-    def order(key: tuple[int, int, str]) -> tuple[int, int, int, str]:
-        later = key[2] != first[key[0] != IGNORE]
-        return (int(later), key[0], key[1], key[2])
+    def order(key: tuple[int, int, str]) -> tuple[int, int, int, int, str]:
+        later = key[2] != first.get(key[0] != IGNORE)
+        return (int(key[2] in restyled), int(later), key[0], key[1], key[2])
 
     train, held = [], []
+    went: dict[str, bool] = {}  # text as written -> held out
     for key in sorted(by_class, key=order):
         group = by_class[key]
         rng.shuffle(group)
         n = round(len(group) * fraction)
-        held += group[:n]
-        train += group[n:]
+        for i, ex in enumerate(group):
+            is_held = went.get(ex.origin, i < n) if ex.origin else i < n
+            went.setdefault(ex.origin or ex.text, is_held)
+            (held if is_held else train).append(ex)
     return train, held

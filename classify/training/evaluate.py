@@ -17,7 +17,7 @@ from rich.table import Table
 from classify.predictor import Predictor
 from classify.training.data import Example, data_files, load_sources, sha256
 from classify.training.metrics import classification_report
-from classify.training.sources import DEFAULT_SOURCES, Source
+from classify.training.sources import EVALUATION_SOURCES, Source
 
 
 def head_probabilities(
@@ -30,7 +30,7 @@ def head_probabilities(
 
 
 def validation_sets(
-    data_dir: Path, sources: tuple[Source, ...] = DEFAULT_SOURCES, split: str = "valid"
+    data_dir: Path, sources: tuple[Source, ...] = EVALUATION_SOURCES, split: str = "valid"
 ) -> dict[str, tuple[Source, list[Example]]]:
     """Each source that has ``split``, with its rows, in declaration order."""
     rows = load_sources(data_dir, split, sources)
@@ -41,7 +41,7 @@ def evaluate(
     predictor: Predictor,
     data_dir: Path,
     split: str = "valid",
-    sources: tuple[Source, ...] = DEFAULT_SOURCES,
+    sources: tuple[Source, ...] = EVALUATION_SOURCES,
 ) -> dict[str, Any]:
     started = time.monotonic()
     report: dict[str, Any] = {"model_version": predictor.version, "split": split, "sources": {}}

@@ -68,6 +68,7 @@ def write_training_record(cfg: TrainConfig, result: TrainResult, command: str) -
                 "weight": heads[name].weight,
                 "own_prior": heads[name].own_prior,
                 "own_head": heads[name].own_head,
+                **({"style": heads[name].style} if heads[name].style != "as-written" else {}),
             }
             for name, p in files.items()
         },

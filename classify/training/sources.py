@@ -22,6 +22,12 @@ headlines come out "neutral".
 from the shared one), so what its labels mean is learnt apart, not only how often each occurs
 ("Avoid bank stocks: analyst" is commentary to a tweet labeller and bad news to a news one).
 The rows still train the encoder; the shared head, which ships, learns from the other sources.
+
+``style: "headline"``: the source's rows are read as headlines, with the tweet's dress (links,
+a leading cashtag, "RT", "@" and "#") taken off (classify/training/headline_style.py). The
+twitter topic files read that way are the one topic-labelled set that looks like the news the
+monitor reads: a validation set of their own, and, declared as a train source beside the tweets
+as written, gold topics on headline-style text.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from typing import Any, Literal
 from classify.labels import SENTIMENTS, TOPICS
 
 Head = Literal["topic", "sentiment"]
+Style = Literal["as-written", "headline"]
+STYLES: tuple[str, ...] = ("as-written", "headline")
 HEAD_LABELS: dict[str, tuple[str, ...]] = {"topic": TOPICS, "sentiment": SENTIMENTS}
 
 
@@ -51,6 +59,7 @@ class Source:
     weight: float = 1.0  # multiplies each row's loss
     own_prior: bool = False  # learn this source's class prior apart (see the module doc)
     own_head: bool = False  # learn this source's labels with a head of its own (module doc)
+    style: Style = "as-written"  # "headline": rows read without the tweet's dress (module doc)
 
     def path(self, data_dir: Path, split: str) -> Path | None:
         name = self.train if split == "train" else self.valid
@@ -102,6 +111,20 @@ DEFAULT_SOURCES: tuple[Source, ...] = (
 # What models trained before the news data saw (the twitter sets alone).
 TWITTER_SOURCES: tuple[Source, ...] = DEFAULT_SOURCES[:2]
 
+# The twitter topic files read as headlines: gold topics on text that looks like news.
+HEADLINE_TOPIC_SOURCE = Source(
+    name="twitter-topic-headlines",
+    head="topic",
+    train="twitter-financial-news-topic/train.csv",
+    valid="twitter-financial-news-topic/valid.csv",
+    labels=_twitter_topic_labels(),
+    style="headline",
+)
+
+# What `tapewatch eval` and `compare` report: every default source's validation split, and the
+# topic split read as headlines (a model that reads topics off the tweet's dress shows there).
+EVALUATION_SOURCES: tuple[Source, ...] = (*DEFAULT_SOURCES, HEADLINE_TOPIC_SOURCE)
+
 
 def validate(sources: tuple[Source, ...]) -> tuple[Source, ...]:
     names = [s.name for s in sources]
@@ -120,6 +143,8 @@ def validate(sources: tuple[Source, ...]) -> tuple[Source, ...]:
             )
         if not s.labels:
             raise SourceError(f"source {s.name!r}: 'labels' maps no class id")
+        if s.style not in STYLES:
+            raise SourceError(f"source {s.name!r}: style must be one of {', '.join(STYLES)}")
         if s.weight <= 0:
             raise SourceError(f"source {s.name!r}: weight must be positive")
     return sources
