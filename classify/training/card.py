@@ -7,6 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from classify.training.sources import HEADLINE_TOPIC_SOURCE
+
+HEADLINE_NOTE = (
+    f"{HEADLINE_TOPIC_SOURCE.name}: the twitter topic split read as headlines (links, a leading "
+    "cashtag, RT, @ and # taken off), the one topic-labelled set that looks like news."
+)
+
 
 def _metrics_rows(report: dict[str, Any]) -> list[str]:
     """One row per validation set (per source), or per head in reports made before sources."""
@@ -145,8 +152,11 @@ def render_card(directory: Path) -> str:
         path = directory / name
         if path.exists():
             report = json.loads(path.read_text())
+            # A file read two ways (as written, and as headlines) is named once.
             files = ", ".join(
-                f"`{d['file']}` (sha256 `{d['sha256'][:12]}…`)" for d in report["data"].values()
+                dict.fromkeys(
+                    f"`{d['file']}` (sha256 `{d['sha256'][:12]}…`)" for d in report["data"].values()
+                )
             )
             lines += [
                 "",
@@ -157,6 +167,8 @@ def render_card(directory: Path) -> str:
                 "|---|---:|---:|---:|---:|---:|",
                 *_metrics_rows(report),
             ]
+            if HEADLINE_TOPIC_SOURCE.name in report["sources"]:
+                lines += ["", HEADLINE_NOTE]
     return "\n".join(lines) + "\n"
 
 
