@@ -26,11 +26,10 @@ def predictor(request: pytest.FixtureRequest) -> tuple[Predictor, bool]:
 
 # Clear headlines the shipped model gets wrong under int8 only, with why. Each one is asserted to
 # be still wrong, so one that the next model gets right fails here until it leaves the list.
-KNOWN_INT8_MISSES = {
-    # The news fine-tune flattened the topic head on this headline (fp32: Dividend 0.24, Stock
-    # Movement 0.14); int8 rounding tips it to Stock Movement 0.16 against Dividend 0.14.
-    "Acme raises quarterly dividend by 10%": "int8 topic: Stock Movement by 0.02 over Dividend",
-}
+# (Empty since 8aee70db996f8b22: its topic head learnt from tweets read as headlines, and it
+# reads "Acme raises quarterly dividend by 10%" as Dividend 0.81 in fp32 and 0.79 in int8,
+# where 2055a408b2ef2555 had 0.24 and, under int8, Stock Movement by 0.02.)
+KNOWN_INT8_MISSES: dict[str, str] = {}
 
 
 def test_shipped_model_is_small_and_complete() -> None:
