@@ -88,6 +88,13 @@ def train(
         float,
         typer.Option(help="Teacher-labelled perturbed copies per train row (needs --teacher)."),
     ] = 0.0,
+    feature_weight: Annotated[
+        float,
+        typer.Option(
+            help="Weight of representation distillation: the student's pooled vector learns to "
+            "predict the first --teacher's on the distilled rows (0: off)."
+        ),
+    ] = 0.0,
     teacher_cache: Annotated[
         Path, typer.Option(help="Keep the teachers' scores of the train texts here for reuse.")
     ] = Path("runs/teacher-scores"),
@@ -179,6 +186,7 @@ def train(
         # Sorted and once each: the same choice is the same run (resume, training record).
         distill_sources=tuple(sorted(set(distill_source))) if distill_source else None,
         augment=augment,
+        feature_weight=feature_weight,
         ema_decay=ema_decay,
         max_steps=max_steps,
         bf16=bf16,

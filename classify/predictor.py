@@ -11,7 +11,7 @@ import contextlib
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -19,6 +19,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from torch import Tensor
 from transformers import PreTrainedTokenizerBase
 
 from classify.batching import pad, sorted_batches
@@ -149,14 +150,40 @@ class Predictor:
         n = len(texts)
         topic = np.zeros((n, len(self.topics)), dtype=np.float32)
         sentiment = np.zeros((n, len(self.sentiments)), dtype=np.float32)
-        if n == 0:
-            return topic, sentiment
+
+        def keep(batch: list[int], input_ids: Tensor, mask: Tensor) -> None:
+            t_logits, s_logits = self.model(input_ids, mask)
+            # Buckets hold disjoint rows, so the threads never write the same row.
+            topic[batch] = torch.softmax(t_logits.float(), dim=-1).cpu().numpy()
+            sentiment[batch] = torch.softmax(s_logits.float(), dim=-1).cpu().numpy()
+
+        self._each_bucket(texts, keep)
+        return topic, sentiment
+
+    def pooled(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """The pooled sentence vector both heads read, (N, hidden), in input order (what a
+        student learns to predict in representation distillation)."""
+        out = np.zeros((len(texts), self.model.topic_head.in_features), dtype=np.float32)
+
+        def keep(batch: list[int], input_ids: Tensor, mask: Tensor) -> None:
+            out[batch] = self.model.pool(input_ids, mask).float().cpu().numpy()
+
+        self._each_bucket(texts, keep)
+        return out
+
+    def _each_bucket(
+        self, texts: Sequence[str], use: Callable[[list[int], Tensor, Tensor], None]
+    ) -> None:
+        """Tokenise ``texts`` and call ``use(rows, input_ids, mask)`` once per length bucket,
+        under inference mode and the engine's autocast, on the workers."""
+        if not texts:
+            return
         ids = self.tokenizer(
             [model_text(t) for t in texts], truncation=True, max_length=self.max_length
         )["input_ids"]
         pad_id = self.tokenizer.pad_token_id or 0
         # Small calls (a stream's micro-batch) are still split so that every worker gets rows.
-        bucket = min(self.batch_size, math.ceil(n / self.workers))
+        bucket = min(self.batch_size, math.ceil(len(texts) / self.workers))
 
         def run(batch: list[int]) -> None:
             # inference_mode and autocast are thread-local: entered in the thread that runs.
@@ -168,10 +195,7 @@ class Predictor:
                     self.device.type, dtype=torch.bfloat16, enabled=self._autocast
                 )
                 with autocast:
-                    t_logits, s_logits = self.model(input_ids, mask)
-                # Buckets hold disjoint rows, so the threads never write the same row.
-                topic[batch] = torch.softmax(t_logits.float(), dim=-1).cpu().numpy()
-                sentiment[batch] = torch.softmax(s_logits.float(), dim=-1).cpu().numpy()
+                    use(batch, input_ids, mask)
 
         batches = list(sorted_batches([len(x) for x in ids], bucket))
         if self._pool is not None and len(batches) > 1:
@@ -179,7 +203,6 @@ class Predictor:
         else:
             for batch in batches:
                 run(batch)
-        return topic, sentiment
 
     def predict_batch(self, texts: Sequence[str]) -> list[Prediction | PredictionError]:
         cleaned = [clean(t) for t in texts]

@@ -27,17 +27,17 @@ TOY_SENTIMENT = {"shares plunge loss warning": 0, "shares soar profit beat": 1, 
 TOY_NEWS = {"stocks down on loss": 0, "stocks up on profit": 1, "bond market in the": 2}
 
 
-def build_tiny_base(directory: Path) -> Path:
+def build_tiny_base(directory: Path, *, seed: int = 0, hidden: int = 32) -> Path:
     import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     directory.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)  # the same random encoder every run: tests stay reproducible
+    torch.manual_seed(seed)  # the same random encoder every run: tests stay reproducible
     tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
     tokenizer = BertTokenizerFast(vocab={t: i for i, t in enumerate(tokens)}, do_lower_case=True)
     config = BertConfig(
         vocab_size=len(WORDS) + 5,
-        hidden_size=32,
+        hidden_size=hidden,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,

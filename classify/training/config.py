@@ -78,6 +78,10 @@ class TrainConfig:
     # so its topics hold while the sentiment head learns from a news teacher); ``teachers``
     # then give the sentiment head only.
     topic_teachers: list[Path] = field(default_factory=list)
+    # Weight of the representation-distillation term (classify/training/features.py; 0: off):
+    # the student's pooled vector, through a training-only linear map, learns to predict the
+    # first teacher's pooled vector on the distilled rows. Added to the loss, not mixed in.
+    feature_weight: float = 0.0
     # Perturbed copies of the train texts per train row, labelled by the teachers alone
     # (classify/training/augment.py; 0: none). Fixed ``augment_seed``: every seed shares the copies.
     augment: float = 0.0

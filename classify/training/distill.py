@@ -60,14 +60,14 @@ def teacher_probabilities(
     cache = None
     if cache_dir is not None:
         device_type = pick_device(device).type
-        cache = cache_dir / f"{_cache_key(versions, texts, device_type, bf16)}.npz"
-        cached = _read_cache(cache, len(texts))
+        cache = cache_dir / f"{cache_key(versions, texts, device_type, bf16)}.npz"
+        cached = read_cache(cache, ("topic", "sentiment"), len(texts))
         if cached is not None:
             log.info("teachers %s: soft targets read from %s", ", ".join(versions), cache)
             return cached[0], cached[1], versions
     topic, sentiment = _score_all(teachers, texts, device, batch_size, threads, bf16)
     if cache is not None:
-        _write_cache(cache, topic, sentiment)
+        write_cache(cache, topic=topic, sentiment=sentiment)
     return topic, sentiment, versions
 
 
@@ -97,7 +97,8 @@ def _score_all(
     return np.mean(topic, axis=0, dtype=np.float32), np.mean(sentiment, axis=0, dtype=np.float32)
 
 
-def _cache_key(versions: Sequence[str], texts: Sequence[str], device_type: str, bf16: bool) -> str:
+def cache_key(versions: Sequence[str], texts: Sequence[str], device_type: str, bf16: bool) -> str:
+    """The file name of the scores of ``texts`` by models ``versions`` on ``device_type``."""
     parts: list[object] = [list(versions), device_type]
     if bf16 and device_type == "cpu":
         # Only then does the precision differ from the device's own; fp32 CPU scores keep the
@@ -109,25 +110,27 @@ def _cache_key(versions: Sequence[str], texts: Sequence[str], device_type: str, 
     return digest.hexdigest()[:32]
 
 
-def _read_cache(path: Path, rows: int) -> tuple[NDArray[np.float32], NDArray[np.float32]] | None:
+def read_cache(path: Path, names: Sequence[str], rows: int) -> list[NDArray[np.float32]] | None:
+    """The arrays ``names`` of a cache file, or None (then score again) when it is missing,
+    unreadable or holds another row count."""
     if not path.exists():
         return None
     try:
         with np.load(path) as saved:
-            topic, sentiment = saved["topic"], saved["sentiment"]
+            arrays = [saved[name] for name in names]
     except (OSError, KeyError, ValueError) as exc:
-        log.warning("ignoring unreadable soft-target cache %s (%s); scoring again", path, exc)
+        log.warning("ignoring unreadable score cache %s (%s); scoring again", path, exc)
         return None
-    if len(topic) != rows or len(sentiment) != rows:
-        log.warning("ignoring soft-target cache %s: %d rows, not %d", path, len(topic), rows)
+    if any(len(a) != rows for a in arrays):
+        log.warning("ignoring score cache %s: not %d rows", path, rows)
         return None
-    return topic.astype(np.float32), sentiment.astype(np.float32)
+    return [a.astype(np.float32) for a in arrays]
 
 
-def _write_cache(path: Path, topic: NDArray[np.float32], sentiment: NDArray[np.float32]) -> None:
+def write_cache(path: Path, **arrays: NDArray[np.float32]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")  # renamed when whole: never a torn cache file
-    np.savez(tmp, topic=topic, sentiment=sentiment)
+    np.savez(tmp, **arrays)
     os.replace(tmp, path)
 
 

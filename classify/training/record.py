@@ -44,6 +44,8 @@ def hyperparameters(cfg: TrainConfig) -> dict[str, Any]:
         params.pop("distill_sources")
     if not cfg.topic_teachers:
         params.pop("topic_teachers")
+    if not cfg.feature_weight:
+        params.pop("feature_weight")
     if cfg.sources == DEFAULT_SOURCES:
         params["sources"] = "default"  # the declarations live in code; the hashes pin the data
     return params

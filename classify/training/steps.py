@@ -17,6 +17,7 @@ from classify.model import (
 )
 from classify.training.config import TrainConfig
 from classify.training.distill import distillation_loss
+from classify.training.features import FeatureMatcher
 from classify.training.source_priors import SourcePriors
 
 
@@ -61,16 +62,19 @@ def batch_loss(
     soft: tuple[Tensor, Tensor] | None = None,
     rows: tuple[Tensor, Tensor] | None = None,
     priors: SourcePriors | None = None,
+    features: tuple[FeatureMatcher, Tensor, Tensor] | None = None,
 ) -> Tensor:
     """One mini-batch's training loss: the masked multi-task loss on the gold labels, mixed
-    with the distillation loss on the teachers' soft targets when there are any.
+    with the distillation loss on the teachers' soft targets when there are any, plus the
+    representation term when ``features`` (the matcher, the teacher vectors and which rows
+    have one) are given.
 
     ``rows``: each row's source index and loss weight; ``priors`` adds the per-source label
     offsets to the logits of the gold-label loss only (the teachers know no sources)."""
     own_heads = priors is not None and len(priors.heads) > 0
     pooled = None
     with torch.autocast(input_ids.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-        if own_heads:
+        if own_heads or features is not None:
             pooled = model.pool(input_ids, mask)
             t_logits, s_logits = model.topic_head(pooled), model.sentiment_head(pooled)
         else:
@@ -90,12 +94,16 @@ def batch_loss(
         weights[1],
         row_weight=rows[1] if rows is not None else None,
     )
-    if soft is None:
-        return loss
-    kd = distillation_loss(
-        t_logits, s_logits, soft[0], soft[1], cfg.distill_temperature, cfg.distilled_heads()
-    )
-    return (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
+    if soft is not None:
+        kd = distillation_loss(
+            t_logits, s_logits, soft[0], soft[1], cfg.distill_temperature, cfg.distilled_heads()
+        )
+        loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
+    if features is not None:
+        assert pooled is not None  # computed above whenever features are given
+        matcher, targets, present = features
+        loss = loss + cfg.feature_weight * matcher.loss(pooled, targets, present)
+    return loss
 
 
 def optimizer_step(

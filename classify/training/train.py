@@ -43,6 +43,7 @@ from classify.training.checkpoint import (
 from classify.training.config import TrainConfig, TrainConfigError, TrainResult
 from classify.training.data import Example, holdout, load_sources
 from classify.training.distill import soften, teacher_probabilities
+from classify.training.features import FeatureMatcher, FeatureTargets, teacher_vectors
 from classify.training.record import hyperparameters, train_sha256, write_training_record
 from classify.training.resize import prune_vocabulary, resize_layers
 from classify.training.selection import holdout_line, holdout_report, holdout_score
@@ -99,6 +100,11 @@ def train(
         raise TrainConfigError(
             "augment needs teachers (--teacher) and a value of 0 or more: the copies carry no "
             "gold label, only the teachers' soft targets"
+        )
+    if cfg.feature_weight < 0 or (cfg.feature_weight and not cfg.teachers):
+        raise TrainConfigError(
+            "feature_weight needs a teacher (--teacher: its pooled vectors are the targets) "
+            "and a value of 0 or more"
         )
     if not cfg.distill_heads or set(cfg.distill_heads) - {"topic", "sentiment"}:
         raise TrainConfigError("distill_heads must name 'topic', 'sentiment' or both")
@@ -198,6 +204,25 @@ def train(
         soft, teacher_versions = saved["soft"], saved["teacher_versions"]
     elif cfg.teachers or cfg.topic_teachers:
         soft, teacher_versions = _soft_targets(cfg, train_ex, chosen, copies)
+    feats: FeatureTargets | None = None
+    if saved is not None and saved.get("features") is not None:
+        feats = FeatureTargets(**saved["features"])
+    elif cfg.feature_weight:
+        feats = _feature_targets(cfg, train_ex, chosen, copies)
+    matcher: FeatureMatcher | None = None
+    if feats is not None:
+        matcher = FeatureMatcher(model.sentiment_head.in_features, feats.width)
+        if saved is None:
+            # Started at the least-squares map from the student's vectors as they are, so
+            # the encoder's first gradients come from a read-out, not a random projection.
+            texts = [rows[i].text for i in feats.rows()]
+            student = Predictor(model, tokenizer, "init", device=device).pooled(texts)
+            matcher.fit(torch.from_numpy(student), feats.vectors)
+            with torch.no_grad():
+                every = torch.ones(len(texts), dtype=torch.bool)
+                start = float(matcher.loss(torch.from_numpy(student), feats.vectors, every))
+            log.info("read-out fitted: 1 - cosine %.3f on %d rows at the start", start, len(texts))
+        matcher.to(device)
     topic_y = torch.tensor([ex.topic for ex in rows])
     sentiment_y = torch.tensor([ex.sentiment for ex in rows])
     source_index = {s.name: i for i, s in enumerate(cfg.sources)}
@@ -229,6 +254,12 @@ def train(
             optimizer.add_param_group(
                 {"params": list(priors.heads.parameters()), "lr": cfg.learning_rate * 10}
             )
+    if matcher is not None:
+        # A training-only read-out like an own head: it trains at ten times the encoder's rate.
+        read_out = list(matcher.parameters())
+        optimizer.add_param_group(
+            {"params": read_out, "weight_decay": 0.0, "lr": cfg.learning_rate * 10}
+        )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, linear_schedule(total, int(total * cfg.warmup_ratio))
     )
@@ -245,6 +276,8 @@ def train(
     if saved is not None:
         model.load_state_dict(saved["model"])
         priors.load_state_dict(saved["priors"])
+        if matcher is not None:
+            matcher.load_state_dict(saved["matcher"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         if ema is not None:
@@ -267,6 +300,8 @@ def train(
                 "ema": ema.state_dict() if ema is not None else None,
                 "best_state": best_state,
                 "soft": soft,
+                "features": feats.state() if feats is not None else None,
+                "matcher": matcher.state_dict() if matcher is not None else None,
                 "teacher_versions": teacher_versions,
                 "rng": _rng_states(device),
                 "progress": asdict(run) | {"seconds": run.seconds + time.monotonic() - started},
@@ -299,6 +334,11 @@ def train(
                 soft=targets,
                 rows=(source_y[batch].to(device), row_w[batch].to(device)),
                 priors=priors if priors.active else None,
+                features=(
+                    (matcher, *feats.batch(batch, device))
+                    if matcher is not None and feats is not None
+                    else None
+                ),
                 cfg=cfg,
             )
             optimizer_step(model, optimizer, loss, cfg.grad_clip)
@@ -423,6 +463,21 @@ def _soft_targets(
         versions += topic_versions
     assert topic is not None and sentiment is not None  # train() calls this with teachers
     return (topic, sentiment), versions
+
+
+def _feature_targets(
+    cfg: TrainConfig, train_ex: list[Example], chosen: list[int], copies: list[str]
+) -> FeatureTargets:
+    """The first teacher's pooled vectors for the distilled train rows and the copies (the
+    rows that get soft targets), as targets indexed by row number."""
+    texts = [train_ex[i].text for i in chosen] + copies
+    vectors, _ = teacher_vectors(
+        cfg.teachers[0], texts, device=cfg.device, threads=cfg.threads, cache_dir=cfg.teacher_cache
+    )
+    n = len(train_ex) + len(copies)
+    rows = torch.tensor(chosen + list(range(len(train_ex), n)), dtype=torch.long)
+    log.info("representation targets: %d rows, width %d", len(rows), vectors.shape[1])
+    return FeatureTargets.of_rows(rows, torch.from_numpy(vectors), n)
 
 
 def _scored(
