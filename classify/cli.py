@@ -95,6 +95,13 @@ def train(
             "predict the first --teacher's on the distilled rows (0: off)."
         ),
     ] = 0.0,
+    adversarial_epsilon: Annotated[
+        float,
+        typer.Option(
+            help="Adversarial training (FGM): also learn from each batch with the word "
+            "embeddings pushed this far along their gradient (0: off; ~1 usual; 2x step time)."
+        ),
+    ] = 0.0,
     teacher_cache: Annotated[
         Path, typer.Option(help="Keep the teachers' scores of the train texts here for reuse.")
     ] = Path("runs/teacher-scores"),
@@ -187,6 +194,7 @@ def train(
         distill_sources=tuple(sorted(set(distill_source))) if distill_source else None,
         augment=augment,
         feature_weight=feature_weight,
+        adversarial_epsilon=adversarial_epsilon,
         ema_decay=ema_decay,
         max_steps=max_steps,
         bf16=bf16,

@@ -135,6 +135,11 @@ def test_a_student_with_the_representation_term_reads_more_like_its_teacher(
     assert not any("project" in k for k in model.state_dict())
     record = json.loads((tmp_path / "features" / "training.json").read_text())
     assert record["hyperparameters"]["feature_weight"] == 5.0
+    assert (
+        "Representation distillation, weight 5.0"
+        in (tmp_path / "features" / "README.md").read_text()
+    )
+    assert "Representation" not in (tmp_path / "plain" / "README.md").read_text()
     plain = json.loads((tmp_path / "plain" / "training.json").read_text())
     assert "feature_weight" not in plain["hyperparameters"]  # unset: as before it existed
 

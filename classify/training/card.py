@@ -96,6 +96,12 @@ def render_card(directory: Path) -> str:
             for t in training.get("teachers", [])
         ),
         *(
+            f"- Representation distillation, weight {w}: the pooled vectors learnt to predict "
+            "the first teacher's on its rows (through a training-only map, not saved)"
+            for w in [training.get("hyperparameters", {}).get("feature_weight")]
+            if w
+        ),
+        *(
             f"- Prior-corrected from version `{c['source_model_version']}` by `{c['command']}`"
             for c in [training.get("prior_correction")]
             if c

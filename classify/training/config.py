@@ -82,6 +82,10 @@ class TrainConfig:
     # the student's pooled vector, through a training-only linear map, learns to predict the
     # first teacher's pooled vector on the distilled rows. Added to the loss, not mixed in.
     feature_weight: float = 0.0
+    # Adversarial training (classify/training/steps.py, FGM): each step also learns from the
+    # batch with the word embeddings pushed this far along their gradient (0: off; ~1 is usual
+    # for BERT-size embeddings). Twice the step time.
+    adversarial_epsilon: float = 0.0
     # Perturbed copies of the train texts per train row, labelled by the teachers alone
     # (classify/training/augment.py; 0: none). Fixed ``augment_seed``: every seed shares the copies.
     augment: float = 0.0

@@ -46,6 +46,8 @@ def hyperparameters(cfg: TrainConfig) -> dict[str, Any]:
         params.pop("topic_teachers")
     if not cfg.feature_weight:
         params.pop("feature_weight")
+    if not cfg.adversarial_epsilon:
+        params.pop("adversarial_epsilon")
     if cfg.sources == DEFAULT_SOURCES:
         params["sources"] = "default"  # the declarations live in code; the hashes pin the data
     return params

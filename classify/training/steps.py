@@ -5,7 +5,8 @@ these."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -107,13 +108,49 @@ def batch_loss(
 
 
 def optimizer_step(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: Tensor, grad_clip: float
+    model: HeadlineClassifier,
+    optimizer: torch.optim.Optimizer,
+    loss: Tensor,
+    grad_clip: float,
+    *,
+    adversarial: Callable[[], Tensor] | None = None,
+    epsilon: float = 0.0,
 ) -> None:
-    """Backward, clip the gradients' global norm, update."""
+    """Backward, clip the gradients' global norm, update.
+
+    With ``adversarial`` (the batch's loss again) and ``epsilon`` > 0, adversarial training
+    (FGM, Miyato et al. 2017): after the first backward the word embeddings are pushed by
+    ``epsilon`` along their gradient, the direction that hurts this batch most, the loss is
+    taken again there and its gradients are added, then the embeddings are put back. The step
+    learns from both, so a word whose embedding moves a little does not flip the reading."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if adversarial is not None and epsilon > 0:
+        with perturbed_embeddings(model, epsilon):
+            adversarial().backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
+
+
+@contextmanager
+def perturbed_embeddings(model: HeadlineClassifier, epsilon: float) -> Iterator[None]:
+    """The word-embedding matrix moved by ``epsilon`` (in its Frobenius norm) along its
+    current gradient inside the block, exactly as before after it. Only the rows of the
+    batch's words have a gradient, so only they move."""
+    weight = model.encoder.get_input_embeddings().weight
+    grad = weight.grad
+    norm = grad.norm() if grad is not None else None
+    if grad is None or norm is None or not torch.isfinite(norm) or norm == 0:
+        yield  # nothing to move along: the adversarial loss is the plain one again
+        return
+    saved = weight.detach().clone()
+    with torch.no_grad():
+        weight.add_(grad, alpha=float(epsilon / norm))
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            weight.copy_(saved)
 
 
 def wrap_lora(model: HeadlineClassifier, cfg: TrainConfig) -> None:

@@ -4,6 +4,7 @@ slice of the train files. Nothing in here reads the validation files."""
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import math
@@ -105,6 +106,11 @@ def train(
         raise TrainConfigError(
             "feature_weight needs a teacher (--teacher: its pooled vectors are the targets) "
             "and a value of 0 or more"
+        )
+    if cfg.adversarial_epsilon < 0 or (cfg.adversarial_epsilon and cfg.lora):
+        raise TrainConfigError(
+            "adversarial_epsilon must be 0 or more, and works on full fine-tuning only (LoRA "
+            "freezes the word embeddings it would push): drop --lora or the epsilon"
         )
     if not cfg.distill_heads or set(cfg.distill_heads) - {"topic", "sentiment"}:
         raise TrainConfigError("distill_heads must name 'topic', 'sentiment' or both")
@@ -312,6 +318,29 @@ def train(
         # Asked to stop during set-up (teacher scoring can take tens of minutes): keep it.
         checkpoint()
         raise TrainingInterrupted(run.step, total, ckpt_path)
+
+    def loss_of(batch: list[int]) -> Tensor:
+        input_ids, mask = pad([ids[i] for i in batch], pad_id)
+        targets = None
+        if soft is not None:
+            targets = (soft[0][batch].to(device), soft[1][batch].to(device))
+        return batch_loss(
+            model,
+            input_ids.to(device),
+            mask.to(device),
+            (topic_y[batch].to(device), sentiment_y[batch].to(device)),
+            weights=(t_weight, s_weight),
+            soft=targets,
+            rows=(source_y[batch].to(device), row_w[batch].to(device)),
+            priors=priors if priors.active else None,
+            features=(
+                (matcher, *feats.batch(batch, device))
+                if matcher is not None and feats is not None
+                else None
+            ),
+            cfg=cfg,
+        )
+
     while run.epoch <= cfg.epochs:
         if run.epoch_rng is None:
             run.epoch_rng = rng.getstate()
@@ -321,27 +350,15 @@ def train(
         for batch in batches[run.batches_done :]:
             if run.step >= total:
                 break
-            input_ids, mask = pad([ids[i] for i in batch], pad_id)
-            targets = None
-            if soft is not None:
-                targets = (soft[0][batch].to(device), soft[1][batch].to(device))
-            loss = batch_loss(
+            loss = loss_of(batch)
+            optimizer_step(
                 model,
-                input_ids.to(device),
-                mask.to(device),
-                (topic_y[batch].to(device), sentiment_y[batch].to(device)),
-                weights=(t_weight, s_weight),
-                soft=targets,
-                rows=(source_y[batch].to(device), row_w[batch].to(device)),
-                priors=priors if priors.active else None,
-                features=(
-                    (matcher, *feats.batch(batch, device))
-                    if matcher is not None and feats is not None
-                    else None
-                ),
-                cfg=cfg,
+                optimizer,
+                loss,
+                cfg.grad_clip,
+                adversarial=functools.partial(loss_of, batch),
+                epsilon=cfg.adversarial_epsilon,
             )
-            optimizer_step(model, optimizer, loss, cfg.grad_clip)
             scheduler.step()
             if ema is not None:
                 ema.update_parameters(model)
