@@ -45,6 +45,15 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def toy_task(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The tiny base encoder and the toy data set laid out like the real data directory."""
+    from tests.tiny_model import build_tiny_base, write_toy_data
+
+    base = build_tiny_base(tmp_path_factory.mktemp("toy-base"))
+    return base, write_toy_data(tmp_path_factory.mktemp("toy-data"))
+
+
+@pytest.fixture(scope="session")
 def second_tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Another tiny random classifier (other head weights, so another version): the "new
     model" of the model-lifecycle tests."""

@@ -13,20 +13,13 @@ from classify.model import new_model
 from classify.training.config import TrainConfigError
 from classify.training.steps import perturbed_embeddings
 from classify.training.train import train
-from tests.tiny_model import build_tiny_base, toy_config, write_toy_data
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    base = build_tiny_base(tmp_path_factory.mktemp("base"))
-    data = write_toy_data(tmp_path_factory.mktemp("data"))
-    return base, data
+from tests.tiny_model import toy_config
 
 
 def test_the_embeddings_move_by_epsilon_along_their_gradient_and_come_back(
-    toy: tuple[Path, Path],
+    toy_task: tuple[Path, Path],
 ) -> None:
-    base, _ = toy
+    base, _ = toy_task
     model, _ = new_model(str(base), max_length=16, head_dropout=0.0)
     weight = model.encoder.get_input_embeddings().weight
     before = weight.detach().clone()
@@ -50,9 +43,9 @@ def test_the_embeddings_move_by_epsilon_along_their_gradient_and_come_back(
 
 
 def test_an_adversarial_run_learns_the_toy_task_and_records_its_epsilon(
-    toy: tuple[Path, Path], tmp_path: Path
+    toy_task: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    base, data = toy
+    base, data = toy_task
     plain = train(toy_config(base, data, tmp_path / "plain"))
     # The toy's whole embedding matrix has a norm near 1: a push of 0.1 is a real-size one.
     pushed = train(toy_config(base, data, tmp_path / "fgm", adversarial_epsilon=0.1))
@@ -66,9 +59,9 @@ def test_an_adversarial_run_learns_the_toy_task_and_records_its_epsilon(
 
 
 def test_adversarial_training_refuses_lora_and_negative_epsilons(
-    toy: tuple[Path, Path], tmp_path: Path
+    toy_task: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    base, data = toy
+    base, data = toy_task
     with pytest.raises(TrainConfigError, match="drop --lora"):
         train(toy_config(base, data, tmp_path / "x", adversarial_epsilon=1.0, lora=True))
     with pytest.raises(TrainConfigError, match="0 or more"):
