@@ -19,8 +19,9 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -32,6 +33,7 @@ from classify.model import model_version
 from classify.predictor import Predictor, pick_device
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def teacher_probabilities(
@@ -135,19 +137,24 @@ def write_cache(path: Path, **arrays: NDArray[np.float32]) -> None:
 
 
 def _score(
-    engine: Predictor, texts: Sequence[str], name: str, chunk: int = 2048
+    engine: Predictor, texts: Sequence[str], name: str
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """The engine's probabilities in chunks, logging progress (minutes on a small CPU)."""
     if not texts:
         return engine.probabilities([])
-    topic, sentiment = [], []
+    parts = in_chunks(engine.probabilities, texts, f"teacher {name} ({engine.version})")
+    return np.concatenate([t for t, _ in parts]), np.concatenate([s for _, s in parts])
+
+
+def in_chunks(
+    score: Callable[[Sequence[str]], T], texts: Sequence[str], name: str, chunk: int = 2048
+) -> list[T]:
+    """``score`` of ``texts`` a chunk at a time, logging ``name``'s progress after each."""
+    parts = []
     for start in range(0, len(texts), chunk):
-        t, s = engine.probabilities(texts[start : start + chunk])
-        topic.append(t)
-        sentiment.append(s)
-        done = min(start + chunk, len(texts))
-        log.info("teacher %s (%s): %d/%d texts scored", name, engine.version, done, len(texts))
-    return np.concatenate(topic), np.concatenate(sentiment)
+        parts.append(score(texts[start : start + chunk]))
+        log.info("%s: %d/%d texts scored", name, min(start + chunk, len(texts)), len(texts))
+    return parts
 
 
 def soften(probabilities: NDArray[np.float32], temperature: float) -> Tensor:

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from classify.model import model_version
 from classify.predictor import Predictor, pick_device
-from classify.training.distill import cache_key, read_cache, write_cache
+from classify.training.distill import cache_key, in_chunks, read_cache, write_cache
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ def teacher_vectors(
     batch_size: int = 128,
     threads: int | None = None,
     cache_dir: Path | None = None,
-    chunk: int = 2048,
 ) -> tuple[NDArray[np.float32], str]:
     """The teacher's pooled vectors of ``texts``, (N, teacher hidden), and its version.
 
@@ -59,11 +58,7 @@ def teacher_vectors(
     engine = Predictor.from_dir(
         teacher, device=device, batch_size=batch_size, threads=threads, workers=1
     )
-    parts = []
-    for start in range(0, len(texts), chunk):
-        parts.append(engine.pooled(texts[start : start + chunk]))
-        done = min(start + chunk, len(texts))
-        log.info("teacher %s (%s): %d/%d pooled vectors", teacher, version, done, len(texts))
+    parts = in_chunks(engine.pooled, texts, f"teacher {teacher} ({version}) pooled vectors")
     width = engine.model.topic_head.in_features
     vectors = np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.float32)
     if cache is not None:

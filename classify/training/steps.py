@@ -139,8 +139,8 @@ def perturbed_embeddings(model: HeadlineClassifier, epsilon: float) -> Iterator[
     batch's words have a gradient, so only they move."""
     weight = model.encoder.get_input_embeddings().weight
     grad = weight.grad
-    norm = grad.norm() if grad is not None else None
-    if grad is None or norm is None or not torch.isfinite(norm) or norm == 0:
+    norm = grad.norm() if grad is not None else torch.zeros(())
+    if grad is None or not torch.isfinite(norm) or norm == 0:
         yield  # nothing to move along: the adversarial loss is the plain one again
         return
     saved = weight.detach().clone()
