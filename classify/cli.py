@@ -88,6 +88,13 @@ def train(
         float,
         typer.Option(help="Teacher-labelled perturbed copies per train row (needs --teacher)."),
     ] = 0.0,
+    splice: Annotated[
+        float,
+        typer.Option(
+            help="Teacher-labelled spliced headlines per train row: the opening of one joined "
+            "to the close of another (needs --teacher)."
+        ),
+    ] = 0.0,
     feature_weight: Annotated[
         float,
         typer.Option(
@@ -193,6 +200,7 @@ def train(
         # Sorted and once each: the same choice is the same run (resume, training record).
         distill_sources=tuple(sorted(set(distill_source))) if distill_source else None,
         augment=augment,
+        splice=splice,
         feature_weight=feature_weight,
         adversarial_epsilon=adversarial_epsilon,
         ema_decay=ema_decay,

@@ -1,6 +1,6 @@
-"""Teacher-labelled perturbed copies (`--augment`): what the copies are made of, that every
-training seed shares them and the teachers' scores of them, and that a student trained with
-them still learns."""
+"""Teacher-labelled perturbed copies (`--augment`) and spliced headlines (`--splice`): what
+they are made of, that every training seed shares them and the teachers' scores of them, and
+that a student trained with them still learns."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from classify.training import distill
-from classify.training.augment import MIN_WORDS, augmented_texts, perturb
+from classify.training.augment import MIN_WORDS, augmented_texts, perturb, spliced_texts
 from classify.training.config import TrainConfigError
 from classify.training.data import holdout, load_split
 from classify.training.train import train
@@ -72,6 +72,41 @@ def test_a_copy_keeps_at_least_one_word_even_when_every_draw_drops() -> None:
     assert copy.split() and set(copy.split()) <= {"fed", "cuts", "rates", "oil"}
 
 
+def test_a_splice_opens_like_one_headline_and_closes_like_another() -> None:
+    splices = spliced_texts(HEADLINES, 1.0, seed=5)
+    assert splices == spliced_texts(HEADLINES, 1.0, seed=5)
+    assert splices != spliced_texts(HEADLINES, 1.0, seed=6)
+    originals = [h.split() for h in HEADLINES]
+    # One per headline, less the few that re-make a headline (two share an opening): dropped.
+    assert 0.9 * len(HEADLINES) <= len(splices) < len(HEADLINES)
+    assert not {" ".join(o) for o in originals} & set(splices)
+    for splice in splices:
+        words = splice.split()
+        # Some cut of some text gives the opening, and a cut of another the close.
+        pairs = [
+            (a, b)
+            for a, head in enumerate(originals)
+            for b, tail in enumerate(originals)
+            for i in range(1, len(head))
+            if a != b and words[:i] == head[:i] and words[i:] == tail[len(tail) - len(words) + i :]
+        ]
+        assert pairs, splice
+
+
+def test_splices_cut_before_a_linking_word_where_there_is_one() -> None:
+    texts = ["Acme shares tumble after profit warning", "Globex rallies on merger news"]
+    splices = spliced_texts(texts * 20, 1.0, seed=0)
+    # Each text has one linking word, so a splice of two copies of a text is that text again,
+    # and dropped; the two texts cross only one way each.
+    assert set(splices) == {
+        "Acme shares tumble on merger news",
+        "Globex rallies after profit warning",
+    }
+    assert spliced_texts(["Oil up", "Fed"], 2.0, seed=0) == []  # under MIN_WORDS: no ends
+    with pytest.raises(ValueError, match="0 or more"):
+        spliced_texts(HEADLINES, -1.0, seed=0)
+
+
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = build_tiny_base(tmp_path_factory.mktemp("base"))
@@ -85,6 +120,8 @@ def test_augmenting_without_teachers_is_refused(toy: tuple[Path, Path], tmp_path
         train(toy_config(base, data, tmp_path / "x", augment=1.0))
     with pytest.raises(TrainConfigError, match="0 or more"):
         train(toy_config(base, data, tmp_path / "y", teachers=[tmp_path], augment=-0.5))
+    with pytest.raises(TrainConfigError, match="splice needs teachers"):
+        train(toy_config(base, data, tmp_path / "x", splice=1.0))
     assert not (tmp_path / "x").exists()
 
 
@@ -125,3 +162,16 @@ def test_a_student_trained_on_copies_learns_and_other_seeds_reuse_their_scores(
     other = train(toy_config(base, data, tmp_path / "seed7", augment=1.0, seed=7, **common))
     assert other.steps == student.steps
     assert len(scored) == 1
+
+    # Splices instead: the teachers score them (the originals again from the cache), and
+    # they add rows. The toy texts repeat, so many splices equal a text and are dropped.
+    spliced = train(toy_config(base, data, tmp_path / "spliced", splice=1.0, **common))
+    assert len(scored) == 2 and 0 < scored[1] < len(train_rows)
+    assert spliced.steps == 4 * math.ceil((len(train_rows) + scored[1]) / cfg.batch_size)
+    assert spliced.holdout["sentiment"]["accuracy"] == 1.0
+    record = json.loads((tmp_path / "spliced" / "training.json").read_text())
+    assert (
+        record["hyperparameters"]["splice"] == 1.0
+        and "splice"
+        not in json.loads((tmp_path / "plain" / "training.json").read_text())["hyperparameters"]
+    )

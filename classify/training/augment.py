@@ -62,3 +62,51 @@ def perturb(words: Sequence[str], rng: random.Random, corpus: Sequence[str]) -> 
     if kept == list(words):
         del kept[rng.randrange(len(kept))]
     return " ".join(kept)
+
+
+def spliced_texts(texts: Sequence[str], copies: float, seed: int) -> list[str]:
+    """``copies`` spliced headlines per text on average: the opening of the text joined to the
+    close of another text drawn at random, each cut between its first and last third.
+
+    A perturbed copy keeps most of one headline, so it is a near-repeat of a row the student
+    is already taught; a splice pairs a subject and an event that no train headline pairs
+    ("Infosys shares" with "slump after the Fed's surprise hike"), so the teachers' reading
+    of it is their reading of a new headline, the part a student fails to copy. Cuts fall
+    before a linking word or after a colon, comma or semicolon where a text has one (so
+    "X shares tumble" meets "after Q3 miss" more often than a clause's middle), elsewhere
+    between its first and last third. Texts under ``MIN_WORDS`` words take part in neither
+    end; a splice equal to a text is dropped.
+    """
+    if copies < 0:
+        raise ValueError(f"spliced copies per text must be 0 or more, not {copies}")
+    rng = random.Random(seed)
+    usable = [text.split() for text in texts if len(text.split()) >= MIN_WORDS]
+    if len(usable) < 2:
+        return []
+    originals = {" ".join(words) for words in usable}
+    whole, fraction = int(copies), copies - int(copies)
+    out: list[str] = []
+    for i, head in enumerate(usable):
+        for _ in range(whole + (rng.random() < fraction)):
+            j = rng.randrange(len(usable) - 1)
+            tail = usable[j + (j >= i)]  # any text but this one
+            joined = " ".join(head[: _cut(head, rng)] + tail[_cut(tail, rng) :])
+            if joined not in originals:
+                out.append(joined)
+    return out
+
+
+# Words a headline's second clause often opens with: a cut before one joins two clauses.
+LINKS = frozenset(
+    "as after on amid despite but while ahead over to in for with and following".split()
+)
+
+
+def _cut(words: Sequence[str], rng: random.Random) -> int:
+    """Where to cut ``words`` (both sides keep at least one word): before a linking word or
+    after a clause's punctuation if there is one, else between the first and last third."""
+    n = len(words)
+    joints = [i for i in range(1, n) if words[i].lower() in LINKS or words[i - 1][-1] in ":;,"]
+    if joints:
+        return rng.choice(joints)
+    return rng.randint(max(1, n // 3), max(1, min(n - 1, n - n // 3)))

@@ -90,6 +90,9 @@ class TrainConfig:
     # (classify/training/augment.py; 0: none). Fixed ``augment_seed``: every seed shares the copies.
     augment: float = 0.0
     augment_seed: int = 13
+    # Spliced headlines per distilled row (the opening of one joined to the close of another;
+    # classify/training/augment.py; 0: none), labelled by the teachers alone, like ``augment``.
+    splice: float = 0.0
     # Keep an exponential moving average of the weights and evaluate/save that instead of the
     # last step's weights (None: off). Averaging over the tail of training smooths out the
     # noise of the last mini-batches; 0.999 averages over roughly the last 1,000 steps.

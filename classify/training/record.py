@@ -48,6 +48,8 @@ def hyperparameters(cfg: TrainConfig) -> dict[str, Any]:
         params.pop("feature_weight")
     if not cfg.adversarial_epsilon:
         params.pop("adversarial_epsilon")
+    if not cfg.splice:
+        params.pop("splice")
     if cfg.sources == DEFAULT_SOURCES:
         params["sources"] = "default"  # the declarations live in code; the hashes pin the data
     return params

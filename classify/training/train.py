@@ -28,7 +28,7 @@ from classify.model import (
 )
 from classify.predictor import Predictor, configure_cpu_threads, pick_device
 from classify.sanitize import model_text
-from classify.training.augment import augmented_texts
+from classify.training.augment import augmented_texts, spliced_texts
 from classify.training.calibration import calibrate
 from classify.training.card import write_card
 from classify.training.checkpoint import (
@@ -102,6 +102,11 @@ def train(
             "augment needs teachers (--teacher) and a value of 0 or more: the copies carry no "
             "gold label, only the teachers' soft targets"
         )
+    if cfg.splice < 0 or (cfg.splice and not cfg.teachers):
+        raise TrainConfigError(
+            "splice needs teachers (--teacher) and a value of 0 or more: a spliced headline "
+            "has no gold label, only the teachers' reading of it"
+        )
     if cfg.feature_weight < 0 or (cfg.feature_weight and not cfg.teachers):
         raise TrainConfigError(
             "feature_weight needs a teacher (--teacher: its pooled vectors are the targets) "
@@ -170,9 +175,14 @@ def train(
             "holdout: name another source with --distill-source, or check its train file"
         )
     # Copies are of the distilled rows only: a copy learns from the teachers alone.
-    copies = augmented_texts([train_ex[i].text for i in chosen], cfg.augment, cfg.augment_seed)
+    distilled = [train_ex[i].text for i in chosen]
+    copies = augmented_texts(distilled, cfg.augment, cfg.augment_seed)
     if copies:
         log.info("%d perturbed copies added, labelled by the teachers only", len(copies))
+    splices = spliced_texts(distilled, cfg.splice, cfg.augment_seed)
+    if splices:
+        log.info("%d spliced headlines added, labelled by the teachers only", len(splices))
+    copies += splices
     rows = train_ex + [Example(text=text) for text in copies]  # copies: both heads masked
 
     init_version: str | None = None
