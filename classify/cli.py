@@ -332,12 +332,25 @@ def average_command(
     ],
     output_dir: Annotated[Path, typer.Option(help="Where to write the averaged model.")],
     data_dir: Annotated[Path | None, typer.Option(help="Overrides TAPEWATCH_DATA_DIR.")] = None,
+    toward_start: Annotated[
+        float,
+        typer.Option(
+            help="Pull the average this fraction of the way back to the model the runs started "
+            "from (0: off; one run is then enough)."
+        ),
+    ] = 0.0,
+    start: Annotated[
+        Path | None,
+        typer.Option(help="Where that start model is, if not where the runs' record says."),
+    ] = None,
 ) -> None:
     """Average the weights of runs of one recipe into one model, then re-calibrate it."""
     from classify.training.average import average_model_dirs
 
     _post_hoc(
-        lambda data, command: average_model_dirs(model_dirs, output_dir, data, command),
+        lambda data, command: average_model_dirs(
+            model_dirs, output_dir, data, command, toward_start, start
+        ),
         output_dir,
         data_dir,
     )

@@ -568,6 +568,57 @@ def test_average_of_two_runs_is_their_mean_recalibrated_and_says_so(
         average_model_dirs(members[:1], tmp_path / "one", data)
 
 
+def test_average_toward_start_interpolates_a_run_with_the_model_it_started_from(
+    toy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`tapewatch average RUN --toward-start A`: weights (1 - A) * run + A * start, the start
+    found by the run's record and checked by version; a run from a base encoder has none."""
+    from classify.training.average import average_model_dirs
+    from classify.training.posthoc import PostHocError
+
+    base, data = toy
+    short = {"epochs": 1, "max_steps": 3}
+    start = train(toy_config(base, data, tmp_path / "start", **short), command="train start")
+    other = train(toy_config(base, data, tmp_path / "other", seed=21, **short), command="t o")
+    run = train(
+        toy_config(base, data, tmp_path / "run", init_from=tmp_path / "start", **short),
+        command="tapewatch train run",
+    )
+    average_model_dirs(
+        [tmp_path / "run"], tmp_path / "wise", data, "tapewatch average run", toward_start=0.25
+    )
+
+    record = json.loads((tmp_path / "wise" / "training.json").read_text())
+    assert record["toward_start"] == {
+        "directory": str(tmp_path / "start"),
+        "model_version": start.model_version,
+        "fraction": 0.25,
+    }
+    refit = {h: record["calibration"][h]["temperature"] for h in ("topic", "sentiment")}
+    ws, wr = _saved_weights(tmp_path / "start"), _saved_weights(tmp_path / "run")
+    for name, tensor in _saved_weights(tmp_path / "wise").items():
+        mixed = 0.75 * wr[name] + 0.25 * ws[name]
+        if "_head." in name:
+            mixed = mixed / refit[name.split("_head.")[0]]
+        torch.testing.assert_close(tensor, mixed, atol=2e-3, rtol=2e-3, msg=name)
+    card = (tmp_path / "wise" / "README.md").read_text()
+    pulled = "pulled 0.25 of the way back to the model they started from"
+    pulled += f" (version `{start.model_version}`)"
+    assert pulled in card
+    assert run.model_version not in {start.model_version, other.model_version}
+
+    # The start must be the model the run started from, and there must be one.
+    with pytest.raises(PostHocError, match="holds version"):
+        average_model_dirs(
+            [tmp_path / "run"], tmp_path / "bad", data, toward_start=0.5, start=tmp_path / "other"
+        )
+    with pytest.raises(PostHocError, match="no start"):
+        average_model_dirs([tmp_path / "other"], tmp_path / "bad", data, toward_start=0.5)
+    with pytest.raises(PostHocError, match="fraction"):
+        average_model_dirs([tmp_path / "run"], tmp_path / "bad", data, toward_start=1.0)
+    assert not (tmp_path / "bad").exists()
+
+
 def test_own_heads_and_priors_take_a_sources_labels_without_touching_the_shared_head() -> None:
     from classify.training.source_priors import SourcePriors
     from classify.training.sources import DEFAULT_SOURCES

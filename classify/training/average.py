@@ -7,6 +7,11 @@ cost of one run at serving time. Each member was temperature-scaled on its own; 
 scaled heads is not the scaled mean, so the temperatures are fitted again on the members'
 common holdout. The result records its members (directory, version, command), and its card
 says it is an average.
+
+``toward_start`` interpolates the mean back toward the model the runs were fine-tuned from
+(weight-space ensembling of a fine-tuned model with its start, as in WiSE-FT): a run that gained
+on news while losing a little of what its start read well keeps part of each. With it one run
+is enough.
 """
 
 from __future__ import annotations
@@ -26,11 +31,24 @@ _SAME_PARAMS = ("sources", "holdout_fraction", "holdout_seed", "max_length")
 
 
 def average_model_dirs(
-    members: list[Path], output: Path, data_dir: Path, command: str = "tapewatch average"
+    members: list[Path],
+    output: Path,
+    data_dir: Path,
+    command: str = "tapewatch average",
+    toward_start: float = 0.0,
+    start: Path | None = None,
 ) -> str:
-    """Write the weight average of ``members`` to ``output``, re-calibrated; return its version."""
-    if len(members) < 2:
-        raise PostHocError("name two or more model directories to average")
+    """Write the weight average of ``members`` to ``output``, re-calibrated; return its version.
+
+    With ``toward_start`` = a, the weights are ``(1 - a) * mean + a * start``, where ``start``
+    (default: the directory the runs' record names) must hold the model they started from."""
+    if not 0.0 <= toward_start < 1.0:
+        raise PostHocError(f"--toward-start is a fraction from 0 to under 1, not {toward_start}")
+    if len(members) < 2 and not toward_start:
+        raise PostHocError(
+            "name two or more model directories to average, or pull one run toward the model "
+            "it started from with --toward-start"
+        )
     records = [read_record(m, output) for m in members]
     _check_compatible(members, records)
 
@@ -40,12 +58,43 @@ def average_model_dirs(
     if any(set(s) != set(states[0]) for s in states[1:]):
         raise PostHocError("the members hold different tensors: only one architecture averages")
     # fp32 sums of the fp16 files: the mean is rounded once, when it is saved.
-    model.load_state_dict({k: sum(s[k] for s in states) / len(states) for k in states[0]})
+    mean = {k: sum(s[k] for s in states) / len(states) for k in states[0]}
+    if toward_start:
+        start_state, start_info = _start_state(records[0], start)
+        mean = {k: (1 - toward_start) * v + toward_start * start_state[k] for k, v in mean.items()}
+    model.load_state_dict(mean)
 
     record = _merged_record(members, [v for _, _, v in loaded], records, command)
+    if toward_start:
+        record["toward_start"] = start_info | {"fraction": toward_start}
     _, held_ex = recorded_split(members[0], records[0], data_dir)
     record["calibration"] = calibrate(model, Predictor(model, tokenizer, "average"), held_ex)
     return write_derived(model, tokenizer, output, record, held_ex)
+
+
+def _start_state(
+    record: dict[str, Any], start: Path | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The weights of the model the runs were fine-tuned from, checked by version."""
+    init = record.get("init_from")
+    if init is None:
+        raise PostHocError(
+            "these runs were trained from a base encoder, not fine-tuned from a model: there is "
+            "no start to pull toward (drop --toward-start)"
+        )
+    directory = start or Path(init["directory"])
+    if not (directory / "training.json").exists():
+        raise PostHocError(
+            f"the runs started from {init['directory']} (version {init['model_version']}), "
+            f"which {directory} does not hold; pass --start DIR where that model is"
+        )
+    model, _, version = load_model(directory)
+    if version != init["model_version"]:
+        raise PostHocError(
+            f"{directory} holds version {version}, but the runs started from "
+            f"{init['model_version']}; pass --start DIR where that model is"
+        )
+    return model.state_dict(), {"directory": str(directory), "model_version": version}
 
 
 def _check_compatible(members: list[Path], records: list[dict[str, Any]]) -> None:

@@ -61,11 +61,17 @@ def _teacher_line(teacher: dict[str, Any], directory: Path, sources: list[str] |
     return f"- Distilled from teacher {where}){on}"
 
 
-def _average_lines(members: list[dict[str, Any]]) -> list[str]:
+def _average_lines(members: list[dict[str, Any]], start: dict[str, Any] | None) -> list[str]:
     if not members:
         return []
+    what = f"Weight average of {len(members)} runs" if len(members) > 1 else "One run's weights"
+    if start:
+        what += (
+            f", pulled {start['fraction']:g} of the way back to the model they started from "
+            f"(version `{start['model_version']}`)"
+        )
     return [
-        f"- Weight average of {len(members)} runs, temperatures fitted again on their holdout "
+        f"- {what}, temperatures fitted again on their holdout "
         "(the hyper-parameters below are the first run's):",
         *(
             f"  - `{m['directory']}` (version `{m['model_version']}`): `{m['command']}`"
@@ -117,7 +123,7 @@ def render_card(directory: Path) -> str:
             for c in [(training.get("calibration") or {}).get("post_hoc")]
             if c
         ),
-        *_average_lines(members),
+        *_average_lines(members, training.get("toward_start")),
         f"- Training time: {training['train_seconds'] / 60:.1f} min, {training['steps']} steps, "
         f"best epoch {training['best_epoch']}"
         + (" (all members together)" if members else "")
