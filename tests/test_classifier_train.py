@@ -616,6 +616,13 @@ def test_average_toward_start_interpolates_a_run_with_the_model_it_started_from(
         average_model_dirs([tmp_path / "other"], tmp_path / "bad", data, toward_start=0.5)
     with pytest.raises(PostHocError, match="fraction"):
         average_model_dirs([tmp_path / "run"], tmp_path / "bad", data, toward_start=1.0)
+    # A run that grew a layer is not its start's shape: refused, not a torch shape error.
+    deeper = toy_config(
+        base, data, tmp_path / "deeper", init_from=tmp_path / "start", layers=3, **short
+    )
+    train(deeper, command="tapewatch train deeper")
+    with pytest.raises(PostHocError, match="different tensors"):
+        average_model_dirs([tmp_path / "deeper"], tmp_path / "bad", data, toward_start=0.5)
     assert not (tmp_path / "bad").exists()
 
 

@@ -54,22 +54,28 @@ def average_model_dirs(
 
     loaded = [load_model(m) for m in members]
     model, tokenizer, _ = loaded[0]
+    record = _merged_record(members, [v for _, _, v in loaded], records, command)
     states = [member.state_dict() for member, _, _ in loaded]
-    if any(set(s) != set(states[0]) for s in states[1:]):
-        raise PostHocError("the members hold different tensors: only one architecture averages")
-    # fp32 sums of the fp16 files: the mean is rounded once, when it is saved.
-    mean = {k: sum(s[k] for s in states) / len(states) for k in states[0]}
+    start_state: dict[str, Any] = {}
     if toward_start:
         start_state, start_info = _start_state(records[0], start)
+        record["toward_start"] = start_info | {"fraction": toward_start}
+    # The start too: a run fine-tuned with --layers or --vocabulary-rows is not its start's shape.
+    if any(_shapes(s) != _shapes(states[0]) for s in [*states[1:], start_state] if s):
+        raise PostHocError("the models hold different tensors: only one architecture averages")
+    # fp32 sums of the fp16 files: the mean is rounded once, when it is saved.
+    mean = {k: sum(s[k] for s in states) / len(states) for k in states[0]}
+    if start_state:
         mean = {k: (1 - toward_start) * v + toward_start * start_state[k] for k, v in mean.items()}
     model.load_state_dict(mean)
 
-    record = _merged_record(members, [v for _, _, v in loaded], records, command)
-    if toward_start:
-        record["toward_start"] = start_info | {"fraction": toward_start}
     _, held_ex = recorded_split(members[0], records[0], data_dir)
     record["calibration"] = calibrate(model, Predictor(model, tokenizer, "average"), held_ex)
     return write_derived(model, tokenizer, output, record, held_ex)
+
+
+def _shapes(state: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    return {name: tuple(tensor.shape) for name, tensor in state.items()}
 
 
 def _start_state(
